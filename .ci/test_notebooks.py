@@ -1,0 +1,62 @@
+"""Run every notebook's tests (nbdev's `test_nb`), each in its own process, and close with `N passed, N failed`.
+
+Usage: python .ci/test_notebooks.py [--workers N] [--timeout S] [--skip-flags FLAG ...] [NOTEBOOK_OR_FOLDER ...]
+Exits non-zero when any notebook fails. Names starting with `_` or `.` are skipped, as nbdev does.
+"""
+import argparse, os, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+def find_notebooks(paths):
+    "Notebooks under `paths` (files or folders), in name order, skipping `_`/`.`-prefixed names and checkpoints."
+    found = []
+    for p in map(Path, paths):
+        cands = [p] if p.is_file() else sorted(p.rglob('*.ipynb'))
+        for nb in cands:
+            rel = nb.relative_to(p) if p.is_dir() else Path(nb.name)
+            if any(part.startswith(('_', '.')) for part in rel.parts): continue
+            found.append(nb)
+    return found
+
+RUNNER = """
+import sys
+from nbdev.test import test_nb
+ok, secs = test_nb(sys.argv[1], skip_flags=sys.argv[2].split() or None, basepath=sys.argv[3])
+sys.exit(0 if ok else 1)
+"""
+
+def run_one(nb, skip_flags, timeout):
+    "Test one notebook in a fresh interpreter; return (notebook, passed, seconds, output)."
+    t0 = time.time()
+    env = {**os.environ, 'IN_TEST': '1', 'PYTHONUNBUFFERED': '1'}
+    try:
+        r = subprocess.run([sys.executable, '-c', RUNNER, str(nb), ' '.join(skip_flags), str(ROOT)],
+                           capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+        return nb, r.returncode == 0, time.time() - t0, r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        return nb, False, time.time() - t0, f'timed out after {timeout} s\n{e.stdout or ""}{e.stderr or ""}'
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('paths', nargs='*', default=[str(ROOT / 'nbs')])
+    ap.add_argument('--workers', type=int, default=int(os.environ.get('NB_WORKERS', 2)))
+    ap.add_argument('--timeout', type=int, default=1200, help='seconds per notebook')
+    ap.add_argument('--skip-flags', nargs='*', default=['notest'])
+    a = ap.parse_args()
+    nbs = find_notebooks(a.paths)
+    if not nbs: sys.exit('no notebooks found under ' + ' '.join(a.paths))
+    passed, failed, t0 = 0, [], time.time()
+    with ThreadPoolExecutor(a.workers) as ex:
+        for nb, ok, secs, out in ex.map(lambda nb: run_one(nb, a.skip_flags, a.timeout), nbs):
+            print(f"{'PASS' if ok else 'FAIL'}  {secs:6.1f} s  {nb.relative_to(ROOT) if nb.is_absolute() and ROOT in nb.parents else nb}", flush=True)
+            if ok: passed += 1
+            else:
+                failed.append(nb)
+                print('\n'.join('      | ' + l for l in out.strip().splitlines()[-60:]), flush=True)
+    print(f'notebook tests took {time.time() - t0:.0f} s')
+    print(f'{passed} passed, {len(failed)} failed')
+    sys.exit(1 if failed else 0)
+
+if __name__ == '__main__': main()
