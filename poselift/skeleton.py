@@ -9,7 +9,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['H36M', 'N_JOINTS', 'COCO_NAMES', 'COCO_TO_H36M', 'Skeleton', 'check_poses', 'root_relative', 'flip_poses',
-           'bone_lengths', 'coco_to_h36m']
+           'bone_lengths', 'rigid_bones', 'coco_to_h36m']
 
 # %% ../nbs/00_skeleton.ipynb #fac62dd2
 @dataclass(frozen=True)
@@ -97,6 +97,24 @@ def bone_lengths(x, # poses `(..., J, C)`
     child, parent = map(list, zip(*skeleton.bones))
     d = x[..., child, :] - x[..., parent, :]
     return (d ** 2).sum(-1) ** 0.5
+
+# %% ../nbs/00_skeleton.ipynb #808e332a
+def rigid_bones(x:np.ndarray, # poses `(T, J, 3)` (or any `(..., J, 3)`; lengths are taken over all leading axes)
+                lengths:np.ndarray|None=None, # one length per bone `(J-1,)` in `skeleton.bones` order; default: medians
+                skeleton:Skeleton=H36M): # supplies the tree
+    "Poses with every bone set to a constant length, keeping each bone's direction and the root's position."
+    x = np.asarray(x)
+    L = bone_lengths(x, skeleton)                                 # (..., J-1)
+    if lengths is None: lengths = np.median(L.reshape(-1, L.shape[-1]), axis=0)
+    lengths = np.asarray(lengths, dtype=x.dtype)
+    if lengths.shape != (len(skeleton.bones),): raise ValueError(f'lengths must be ({len(skeleton.bones)},), got {lengths.shape}')
+    out = x.copy()
+    for b, (c, p) in enumerate(skeleton.bones):                   # parents come before children
+        d = x[..., c, :] - x[..., p, :]                           # (..., 3) original bone vector
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        unit = np.where(n > 1e-9, d / np.maximum(n, 1e-9), 0)
+        out[..., c, :] = out[..., p, :] + lengths[b] * unit
+    return out
 
 # %% ../nbs/00_skeleton.ipynb #4901b0d6
 COCO_NAMES = ('nose', 'l_eye', 'r_eye', 'l_ear', 'r_ear', 'l_shoulder', 'r_shoulder', 'l_elbow', 'r_elbow',
