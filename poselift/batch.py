@@ -104,10 +104,13 @@ def run_experiment(run:Run, # what to run
     rec['seconds'] = round(time.time() - t0, 1)
     return rec
 
-# %% ../nbs/90_batch.ipynb #bb009676
+# %% ../nbs/90_batch.ipynb #f3fdd9a7
 def _environment() -> dict:
     "What the numbers in a report depend on: commit, versions, cores."
-    try: commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, timeout=5).stdout.strip()
+    git = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True, timeout=5).stdout.strip()
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        if commit and git('status', '--porcelain', '--untracked-files=no'): commit += ' (with uncommitted changes)'
     except Exception: commit = ''
     try:
         import torch; torch_v = torch.__version__
