@@ -13,7 +13,7 @@ from .skeleton import H36M, N_JOINTS, check_poses, bone_lengths, rigid_bones
 
 # %% auto #0
 __all__ = ['BVH_CHANNELS', 'CMU_TO_H36M', 'CMU_UNIT_M', 'CMU_ARTICULATED_BONES', 'UP_TO_Y', 'H36M_CAMERA_SIZE', 'Motion',
-           'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'parse_bvh', 'axis_rotation',
+           'shared_dir', 'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'parse_bvh', 'axis_rotation',
            'bvh_positions', 'to_h36m', 'has_converter_tpose', 'resample_positions', 'load_bvh', 'check_bvh_motion',
            'load_bvh_folder', 'split_by_subject', 'load_amass_pickle', 'parse_h36m_source', 'load_h36m_motionbert']
 
@@ -53,6 +53,15 @@ class Motion:
     def __repr__(self):
         return (f'Motion({self.source or "?"}: {len(self)} frames at {self.fps:g} fps, subject {self.subject or "?"}, '
                 f'action {self.action or "?"}, {self.frame} frame)')
+
+# %% ../nbs/01_motion.ipynb #1df0ad89
+def shared_dir() -> Path:
+    "The developers' shared folder (CMU clips, MotionBERT fixtures): $POSELIFT_SHARED, else a `shared` folder beside the working directory or an ancestor."
+    import os
+    if 'POSELIFT_SHARED' in os.environ: return Path(os.environ['POSELIFT_SHARED'])
+    for d in [Path.cwd(), *Path.cwd().parents]:
+        if (d / 'shared' / 'data').is_dir(): return d / 'shared'
+    raise FileNotFoundError(f'no shared/ folder (with data/) beside {Path.cwd()} or its parents; set POSELIFT_SHARED')
 
 # %% ../nbs/01_motion.ipynb #0b4c1396
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
