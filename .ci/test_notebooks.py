@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+THREADS = 1  # CPU threads per notebook process (cores / workers)
 
 def find_notebooks(paths):
     "Notebooks under `paths` (files or folders), in name order, skipping `_`/`.`-prefixed names and checkpoints."
@@ -30,7 +31,8 @@ sys.exit(0 if ok else 1)
 def run_one(nb, skip_flags, timeout):
     "Test one notebook in a fresh interpreter; return (notebook, passed, seconds, output)."
     t0 = time.time()
-    env = {**os.environ, 'IN_TEST': '1', 'PYTHONUNBUFFERED': '1'}
+    env = {**os.environ, 'IN_TEST': '1', 'PYTHONUNBUFFERED': '1', 'MPLBACKEND': 'Agg'}
+    env.setdefault('OMP_NUM_THREADS', str(THREADS))  # notebooks run side by side: no oversubscribed cores
     try:
         r = subprocess.run([sys.executable, '-c', RUNNER, str(nb), ' '.join(skip_flags), str(ROOT)],
                            capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
@@ -45,6 +47,8 @@ def main():
     ap.add_argument('--timeout', type=int, default=1200, help='seconds per notebook')
     ap.add_argument('--skip-flags', nargs='*', default=['notest'])
     a = ap.parse_args()
+    global THREADS
+    THREADS = max(1, (os.cpu_count() or 1) // max(1, a.workers))
     nbs = find_notebooks(a.paths)
     if not nbs: sys.exit('no notebooks found under ' + ' '.join(a.paths))
     passed, failed, t0 = 0, [], time.time()
