@@ -60,12 +60,18 @@ def _nb(cells):
     nb.cells = [nbformat.v4.new_code_cell(src, metadata={'tags': tags} if tags else {}) for src, tags in cells]
     return nb
 
-# %% ../nbs/90_batch.ipynb #800673bc
+# %% ../nbs/90_batch.ipynb #5d4f057d
 def check_parameters(notebook, # path of a notebook with a cell tagged `parameters`
                      parameters:dict): # the values a run passes
     "Raise a `ValueError` naming any parameter that `notebook`'s parameters cell does not define."
-    import papermill as pm
+    import ast, logging, nbformat, papermill as pm
+    logging.getLogger('papermill').setLevel(logging.ERROR)
     known = pm.inspect_notebook(str(notebook))
+    cells = [c for c in nbformat.read(str(notebook), as_version=4).cells if 'parameters' in c.get('metadata', {}).get('tags', [])]
+    assigned = {t.id for c in cells for node in ast.parse(c.source).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    unparsed = sorted(assigned - set(known))
+    if unparsed: raise ValueError(f"{notebook}: papermill cannot read the parameters {unparsed} (a quote or '=' in the comment on their line?)")
     if not known and parameters: raise ValueError(f'{notebook}: has no cell tagged "parameters", cannot take {sorted(parameters)}')
     unknown = sorted(set(parameters) - set(known))
     if unknown: raise ValueError(f'{notebook}: unknown parameters {unknown}; it defines {sorted(known)}')
