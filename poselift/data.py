@@ -90,7 +90,7 @@ def collate_windows(items:list): # item dicts from `PoseWindows`
         else: batch[k] = vals
     return batch
 
-# %% ../nbs/04_data.ipynb #013df858
+# %% ../nbs/04_data.ipynb #5c2e727d
 CAMERA_MODES = ('random', 'evaluation')
 
 @dataclass
@@ -102,7 +102,7 @@ class DataConfig:
     fps:float|None = None             # resample every motion to this rate first; None keeps each motion's own rate
     projection:str = 'perspective'    # 2D from 3D: 'perspective' (pinhole) or 'orthographic' (MotionBERT's x, y of 3D)
     cameras:str = 'random'            # 'random': a new camera per window and epoch; 'evaluation': each window through
-                                      # every camera of `camera.evaluation_cameras()`, aimed at the motion's mean pelvis
+                                      # every camera of `camera.evaluation_cameras()`, aimed at the window's mean pelvis
     camera_kwargs:dict = field(default_factory=dict)  # extra arguments to `camera.sample_camera` (distance, height ...)
     noise:camera.NoiseConfig|None = None  # `camera.NoiseConfig` to corrupt the 2D like a detector, or None (clean 2D, confidence 1)
     mask_joint_ratio:float = 0.05     # probability of masking one (frame, joint) entry (MotionBERT: 0.05)
@@ -127,7 +127,7 @@ class DataConfig:
         "The stride in use: `stride`, or `n_frames // 3` (at least 1) when it is None."
         return self.stride if self.stride is not None else max(1, self.n_frames // 3)
 
-# %% ../nbs/04_data.ipynb #d154ca78
+# %% ../nbs/04_data.ipynb #b49de3aa
 @dataclass
 class _View:
     "One way of seeing one motion: either world positions (a camera per window) or fixed camera-frame 3D and 2D."
@@ -138,6 +138,8 @@ class _View:
     confidence:np.ndarray|None = None # (T, J) shipped confidences, or None
     virtual:bool = True               # 2D made by a virtual camera (gets noise), not shipped detections
     camera:str = ''                   # name of the fixed camera, '' when sampled per window
+    first:int = 0                     # the motion frame that row 0 holds (a window's first frame for per-window views)
+    aim:np.ndarray|None = None        # (3,) world point the evaluation rig is aimed at (the window's mean pelvis), or None
 
     def __len__(self): return len(self.world if self.world is not None else self.target)
 
@@ -235,7 +237,7 @@ def _corrupt_batch(xy:np.ndarray, # (B, T, J, 2) clean 2D, float32
     else: conf = np.ones((B, T, J), np.float32)
     return xy + delta, conf.astype(np.float32)
 
-# %% ../nbs/04_data.ipynb #b08e14fd
+# %% ../nbs/04_data.ipynb #f36e8595
 class PoseWindows(torch.utils.data.Dataset):
     "Windows of motions seen through cameras: items `{inputs, target, clean_2d, masks, valid, ...}`, reproducible from (seed, epoch, index)."
     def __init__(self, motions:list, # `Motion` records
@@ -256,8 +258,8 @@ class PoseWindows(torch.utils.data.Dataset):
         for mi, m in enumerate(motions):
             st = window_starts(len(m), cfg.n_frames, cfg.window_stride, cfg.short_policy, name=f'{m.source or "motion"} (motions[{mi}])')
             if len(st) == 0: self.dropped.append(m.source or f'motions[{mi}]'); continue
-            for v in self._views(mi, m):
-                view_ids.append(np.full(len(st), len(self.views))); starts.append(st)
+            for v, vst in self._views(mi, m, st):
+                view_ids.append(np.full(len(vst), len(self.views))); starts.append(vst)
                 self.views.append(v)
         if not self.views:
             raise ValueError(f'PoseWindows: no windows: all {len(motions)} motions are shorter than {cfg.n_frames} frames '
@@ -272,6 +274,7 @@ class PoseWindows(torch.utils.data.Dataset):
     def _pack(self):
         "Put the views' frames end to end, one array per field, so that a batch gathers its frames with one indexing each."
         self._view_len = np.array([len(v) for v in self.views])            # (V,) frames per view
+        self._view_first = np.array([v.first for v in self.views], np.int64)   # (V,) motion frame of each view's row 0
         self._view_world = np.array([v.world is not None for v in self.views])
         self._view_virtual = np.array([v.virtual for v in self.views])
         self._view_off = np.zeros(len(self.views), np.int64)               # (V,) first row of each view in its array
@@ -292,24 +295,37 @@ class PoseWindows(torch.utils.data.Dataset):
             v.target, v.clean_2d = self._target[sl], self._clean[sl]
             if v.confidence is not None: v.confidence = self._conf[sl]
 
-    def _views(self, mi:int, m:Motion):
-        "The fixed or per-window views of motion `m`, precomputed."
+    def _views(self, mi:int, m:Motion, st:np.ndarray):
+        "The views of motion `m` (windows starting at `st`), precomputed where fixed: a list of `(view, its window starts)`."
         if m.frame == 'camera':
             if m.keypoints_2d is not None:
                 w, h = _image_size(m)
-                return [_View(mi, target=root_relative(m.positions), clean_2d=camera.normalize_pixels(m.keypoints_2d, w, h).astype(np.float32),
-                              confidence=m.confidence, virtual=False, camera=str(m.meta.get('camera_name', 'shipped')))]
+                return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.normalize_pixels(m.keypoints_2d, w, h).astype(np.float32),
+                               confidence=m.confidence, virtual=False, camera=str(m.meta.get('camera_name', 'shipped'))), st)]
             cam = m.meta.get('camera')
             cam = cam if isinstance(cam, camera.Camera) else camera.evaluation_cameras()[0]
             cam = dataclasses.replace(cam, R=np.eye(3, dtype=np.float32), t=np.zeros(3, np.float32), name=cam.name)
-            return [_View(mi, target=root_relative(m.positions), clean_2d=camera.to_2d(m.positions, cam, self.cfg.projection).astype(np.float32),
-                          camera=str(m.meta.get('camera_name', cam.name)))]
-        if not self._eval: return [_View(mi, world=m.positions)]
+            return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.to_2d(m.positions, cam, self.cfg.projection).astype(np.float32),
+                           camera=str(m.meta.get('camera_name', cam.name))), st)]
+        if not self._eval: return [(_View(mi, world=m.positions), st)]
+        # evaluation: the fixed rig follows the subject, aimed at each window's mean pelvis (padding included, like random cameras)
+        T, n = self.cfg.n_frames, len(m)
+        Xw = m.positions[np.minimum(st[:, None] + np.arange(T), n - 1)].astype(np.float32)   # (W, T, J, 3) windows, world
+        W = len(st)
+        aims = Xw[:, :, 0].mean(1)                                           # (W, 3) each window's mean pelvis
+        rigs = [camera.evaluation_cameras(target=a) for a in aims]           # W rigs of the same cameras, translated
         views = []
-        for cam in camera.evaluation_cameras(target=m.positions[:, 0].mean(0)):   # the fixed rig, aimed at the mean pelvis
-            X = cam.world_to_camera(m.positions).astype(np.float32)          # (T, J, 3) camera frame
-            views.append(_View(mi, target=root_relative(X), clean_2d=camera.to_2d(X, cam, self.cfg.projection).astype(np.float32),
-                               camera=cam.name))
+        for c, cam0 in enumerate(rigs[0]):
+            R = np.stack([r[c].R for r in rigs]).astype(np.float32)           # (W, 3, 3)
+            t = np.stack([r[c].t for r in rigs]).astype(np.float32)           # (W, 3)
+            Xc = (Xw.reshape(W, T * N_JOINTS, 3) @ R.transpose(0, 2, 1) + t[:, None]).reshape(W, T, N_JOINTS, 3)   # (W, T, J, 3)
+            try: clean = camera.to_2d(Xc, cam0, self.cfg.projection).astype(np.float32)   # intrinsics are the same in every rig
+            except ValueError as e: raise ValueError(f'{m.source or "motion"} (motions[{mi}]): {e}') from None
+            target = root_relative(Xc)
+            for w, s in enumerate(st):
+                k = min(T, n - int(s))                                       # the window's real frames (fewer if padded)
+                views.append((_View(mi, target=target[w, :k], clean_2d=clean[w, :k], camera=cam0.name, first=int(s),
+                                    aim=aims[w].astype(np.float64)), st[w:w + 1]))
         return views
 
     def __len__(self): return len(self.view_of)
@@ -324,9 +340,9 @@ class PoseWindows(torch.utils.data.Dataset):
         cfg, T = self.cfg, self.cfg.n_frames
         rng = np.random.default_rng([cfg.seed, self.epoch, index])
         view = self.views[self.view_of[index]]; s = int(self.start_of[index])
-        n = len(view)
-        frames = slice(s, s + T) if s + T <= n else np.minimum(np.arange(s, s + T), n - 1)  # edge padding
-        valid = np.arange(s, s + T) < n                                    # (T,)
+        n, l = len(view), s - view.first                                   # rows in the view; the window's first row
+        frames = slice(l, l + T) if l + T <= n else np.minimum(np.arange(l, l + T), n - 1)  # edge padding
+        valid = np.arange(l, l + T) < n                                    # (T,)
         # 1. camera
         if view.world is not None:
             X = view.world[frames]                                         # (T, J, 3) world
@@ -358,7 +374,7 @@ class PoseWindows(torch.utils.data.Dataset):
         if ((idx < -N) | (idx >= N)).any(): raise IndexError(f'PoseWindows: index {idx[(idx < -N) | (idx >= N)][0]} out of range for {N} items')
         idx %= N; B = len(idx)
         v, s = self.view_of[idx], self.start_of[idx]                         # (B,), (B,)
-        t = s[:, None] + np.arange(T)                                        # (B, T) frame numbers
+        t = s[:, None] - self._view_first[v][:, None] + np.arange(T)         # (B, T) rows of each view
         n = self._view_len[v][:, None]
         valid = t < n                                                        # (B, T)
         rows = self._view_off[v][:, None] + np.minimum(t, n - 1)             # (B, T) rows of the packed arrays, edge-padded
