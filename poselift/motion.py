@@ -54,14 +54,15 @@ class Motion:
         return (f'Motion({self.source or "?"}: {len(self)} frames at {self.fps:g} fps, subject {self.subject or "?"}, '
                 f'action {self.action or "?"}, {self.frame} frame)')
 
-# %% ../nbs/01_motion.ipynb #1df0ad89
+# %% ../nbs/01_motion.ipynb #cc26db09
 def shared_dir() -> Path:
     "The developers' shared folder (CMU clips, MotionBERT fixtures): $POSELIFT_SHARED, else a `shared` folder beside the working directory or an ancestor."
     import os
     if 'POSELIFT_SHARED' in os.environ: return Path(os.environ['POSELIFT_SHARED'])
-    for d in [Path.cwd(), *Path.cwd().parents]:
+    here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()   # the package, when imported
+    for d in dict.fromkeys([Path.cwd(), *Path.cwd().parents, here, *here.parents]):
         if (d / 'shared' / 'data').is_dir(): return d / 'shared'
-    raise FileNotFoundError(f'no shared/ folder (with data/) beside {Path.cwd()} or its parents; set POSELIFT_SHARED')
+    raise FileNotFoundError(f'no shared/ folder (with data/) beside {Path.cwd()}, the package or their parents; set POSELIFT_SHARED')
 
 # %% ../nbs/01_motion.ipynb #0b4c1396
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
