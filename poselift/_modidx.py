@@ -88,6 +88,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'poselift.camera._draw': ('camera.html#_draw', 'poselift/camera.py'),
                                  'poselift.camera._floats': ('camera.html#_floats', 'poselift/camera.py'),
                                  'poselift.camera._positive': ('camera.html#_positive', 'poselift/camera.py'),
+                                 'poselift.camera._xy_and_size': ('camera.html#_xy_and_size', 'poselift/camera.py'),
                                  'poselift.camera.cameras_table': ('camera.html#cameras_table', 'poselift/camera.py'),
                                  'poselift.camera.confidence_from_displacement': ( 'camera.html#confidence_from_displacement',
                                                                                    'poselift/camera.py'),
