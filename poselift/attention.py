@@ -27,7 +27,7 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #601f691b
+# %% ../nbs/10_attention.ipynb #c2e1ffeb
 _CPU_ATTENTION_C = r'''
 // Fused multi-head self-attention over a short token axis, on the CPU: float32 or bfloat16 storage, float32 arithmetic.
 // One block = one head of one sequence: its q, k, v rows are copied into small float32 buffers that stay in cache,
@@ -331,16 +331,17 @@ def _compile_c(source:str, # C source text
         flags = ['-O3', '-fno-math-errno', '-fno-trapping-math', '-fPIC', '-shared', *extra]
         key = hashlib.sha256('\n'.join([source, ' '.join(flags), version, platform.machine(), cpu_flags]).encode()).hexdigest()[:16]
         lib = kernel_cache_dir() / f'{name}-{key}.so'
-        if not lib.exists():
-            lib.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
-                src, out = Path(tmp) / f'{name}.c', Path(tmp) / lib.name
-                src.write_text(source)
-                r = subprocess.run([cc, *flags, str(src), '-o', str(out), '-lm'], capture_output=True, text=True)
-                if r.returncode: errors.append(f'{" ".join(extra) or "plain"}: {r.stderr.strip()[-300:]}'); continue
-                os.replace(out, lib)                                     # atomic: concurrent first uses are safe
-        try: return ctypes.CDLL(str(lib)), f'{lib} ({" ".join(flags)})'
-        except OSError as e: errors.append(f'loading {lib}: {e}')
+        try:
+            if not lib.exists():
+                lib.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.TemporaryDirectory(dir=lib.parent) as tmp:
+                    src, out = Path(tmp) / f'{name}.c', Path(tmp) / lib.name
+                    src.write_text(source)
+                    r = subprocess.run([cc, *flags, str(src), '-o', str(out), '-lm'], capture_output=True, text=True)
+                    if r.returncode: errors.append(f'{" ".join(extra) or "plain"}: {r.stderr.strip()[-300:]}'); continue
+                    os.replace(out, lib)                                 # atomic: concurrent first uses are safe
+            return ctypes.CDLL(str(lib)), f'{lib} ({" ".join(flags)})'
+        except (OSError, subprocess.SubprocessError) as e: errors.append(f'{lib}: {e}')   # unwritable cache, bad library
     return None, f'{cc} could not build the kernel: ' + ' | '.join(errors)
 
 @functools.cache
