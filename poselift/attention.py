@@ -534,7 +534,7 @@ class _MergeHeads(torch.autograd.Function):
         N, L, C = g.shape
         return g.view(N, L, ctx.H, C // ctx.H).transpose(1, 2).contiguous()      # (N, H, L, c)
 
-# %% ../nbs/10_attention.ipynb #9c76abc2
+# %% ../nbs/10_attention.ipynb #083a8874
 class Attention(nn.Module):
     "Multi-head self-attention over one token axis (default -2) of (..., L, ..., C), the other axes independent."
     def __init__(self, dim:int,              # features per token, C
@@ -559,9 +559,10 @@ class Attention(nn.Module):
         qkv = self.qkv(x)                                                          # (..., 3C)
         if self.core is None and kern.fused is not None and qkv.dtype in (torch.float32, torch.bfloat16):
             return self.proj(kern.fused(qkv, a, self.num_heads))                   # (..., C), no layout changes
-        lead = qkv.movedim(a, -2).shape[:-2]                                       # the independent axes
-        qkv = qkv.movedim(a, -2).reshape(-1, x.shape[a], 3 * C)                    # (N, L, 3C), a copy unless a == -2
-        return self._heads(qkv, kern).view(*lead, x.shape[a], C).movedim(-2, a)   # (..., C)
+        qkv = qkv.movedim(a, -2)                                                   # (..., L, 3C), a view
+        lead, L = qkv.shape[:-2], qkv.shape[-2]                                    # the independent axes, tokens
+        o = self._heads(qkv.reshape(-1, L, 3 * C), kern)                          # (N, L, C); a copy unless a == -2
+        return o.view(*lead, L, C).movedim(-2, a)                                  # (..., C)
 
     def _heads(self, qkv:torch.Tensor, kern:Kernels) -> torch.Tensor:
         "Split heads, attend with the core, merge heads and project: (N, L, 3C) -> (N, L, C)."
