@@ -15,7 +15,8 @@ from torch.utils.flop_counter import register_flop_formula, flop_registry
 
 # %% auto #0
 __all__ = ['attention_reference', 'kernel_cache_dir', 'cpu_kernel_library', 'fused_attention', 'Kernels', 'choose_kernels',
-           'attention', 'Attention', 'Mlp', 'drop_path', 'DropPath', 'STBlock', 'TSBlock', 'set_attention_core']
+           'attention', 'Attention', 'Mlp', 'drop_path', 'DropPath', 'layer_norm', 'STBlock', 'TSBlock',
+           'set_attention_core']
 
 # %% ../nbs/10_attention.ipynb #d56b7131
 def attention_reference(q:torch.Tensor, # queries (..., L, c)
@@ -27,7 +28,7 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #2f40a183
+# %% ../nbs/10_attention.ipynb #1d76820a
 _CPU_KERNELS_C = r'''
 // DSTformer's CPU kernels: float32 or bfloat16 storage, float32 arithmetic.
 // - Multi-head self-attention over a short token axis. One group = one sequence, all heads: its q, k, v rows (plus the
@@ -35,6 +36,7 @@ _CPU_KERNELS_C = r'''
 //   weighted sum are computed row by row, and the result is written straight into the merged (..., C) layout.
 //   Backward recomputes the weights from the saved log-sum-exp of each row, and sums the bias gradient on the way.
 // - The MLP's bias + exact GELU, forward and backward (with the bias gradient), in one pass each.
+// - LayerNorm forward and backward (with the gradients of its weight and bias), writing the next product's dtype.
 // Vectors are GCC/Clang vector extensions of 8 floats; features per head (and the MLP's width) must be a multiple of 8.
 #include <math.h>
 #include <stdint.h>
@@ -414,6 +416,83 @@ int bias_gelu_backward(const void *g, const void *h, const float *b, void *gh, f
     return failed ? 2 : 0;
 }
 
+static inline float hsum16(v16 x) { float t = 0; for (int j = 0; j < 16; j++) t += x[j]; return t; }
+
+// LayerNorm over rows of C (a multiple of 16): y = (x - mean) rstd w + b, rstd = 1 / sqrt(var + eps); mean, rstd saved.
+// x and y may differ in storage (float32 residual stream in, bfloat16 out for the next product under autocast).
+int layer_norm_forward(const void *x, const float *w, const float *b, void *y, float *mean, float *rstd, int64_t M,
+                       int64_t C, float eps, int x_bf16, int y_bf16, int threads) {
+    if (C % 16 || C <= 0) return 1;
+    #pragma omp parallel num_threads(threads)
+    {
+        FLUSH_DENORMALS;
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < M; i++) {
+            const int64_t row = i * C;
+            v16 s = {0}, q = {0};
+            for (int64_t k = 0; k < C; k += 16) s += load16(x, row + k, x_bf16);
+            const float mu = hsum16(s) / C;
+            for (int64_t k = 0; k < C; k += 16) { const v16 d = load16(x, row + k, x_bf16) - mu; q += d * d; }
+            const float r = 1.0f / sqrtf(hsum16(q) / C + eps);
+            for (int64_t k = 0; k < C; k += 16)
+                store16(y, row + k, (load16(x, row + k, x_bf16) - mu) * r * load16(w, k, 0) + load16(b, k, 0), y_bf16);
+            mean[i] = mu; rstd[i] = r;
+        }
+        RESTORE_FP;
+    }
+    return 0;
+}
+
+// LayerNorm backward: gx = rstd (w gy - mean(w gy) - xhat mean(w gy xhat)), xhat = (x - mean) rstd; worker t adds its
+// rows' sums of gy xhat (the gradient of w) into gw[t C ...] and of gy (of b) into gb[t C ...], zeroed by the caller
+int layer_norm_backward(const void *gy, const void *x, const float *w, const float *mean, const float *rstd, void *gx,
+                        float *gw, float *gb, int64_t M, int64_t C, int gy_bf16, int x_bf16, int threads) {
+    if (C % 16 || C <= 0) return 1;
+    int failed = 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        FLUSH_DENORMALS;
+#ifdef _OPENMP
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+#else
+        const int t = 0, n = 1;
+#endif
+        const int64_t begin = M * t / n, end = M * (t + 1) / n, nv = C / 16;
+        v16 *part = (v16 *)aligned_alloc(64, sizeof(v16) * 2 * nv);           // sums of up to 64 rows: gw's, then gb's
+        if (!part) {
+            #pragma omp atomic write
+            failed = 1;
+        } else {
+            for (int64_t i0 = begin; i0 < end; i0 += 64) {
+                memset(part, 0, sizeof(v16) * 2 * nv);
+                for (int64_t i = i0; i < end && i < i0 + 64; i++) {
+                    const int64_t row = i * C;
+                    const float mu = mean[i], r = rstd[i];
+                    v16 a = {0}, c = {0};
+                    for (int64_t k = 0; k < nv; k++) {
+                        const v16 g = load16(gy, row + 16 * k, gy_bf16), xh = (load16(x, row + 16 * k, x_bf16) - mu) * r;
+                        const v16 wg = g * load16(w, 16 * k, 0);
+                        a += wg; c += wg * xh;
+                        part[k] += g * xh; part[nv + k] += g;
+                    }
+                    const float ma = hsum16(a) / C, mc = hsum16(c) / C;
+                    for (int64_t k = 0; k < nv; k++) {
+                        const v16 g = load16(gy, row + 16 * k, gy_bf16), xh = (load16(x, row + 16 * k, x_bf16) - mu) * r;
+                        store16(gx, row + 16 * k, r * (g * load16(w, 16 * k, 0) - ma - xh * mc), x_bf16);
+                    }
+                }
+                for (int64_t k = 0; k < nv; k++) {
+                    store16(gw, t * C + 16 * k, load16(gw, t * C + 16 * k, 0) + part[k], 0);
+                    store16(gb, t * C + 16 * k, load16(gb, t * C + 16 * k, 0) + part[nv + k], 0);
+                }
+            }
+            free(part);
+        }
+        RESTORE_FP;
+    }
+    return failed ? 2 : 0;
+}
+
 int attention_forward(job_t *J, int threads) { return run(J, threads, forward_worker); }
 int attention_backward(job_t *J, int threads) { return run(J, threads, backward_worker); }
 int job_size(void) { return (int)sizeof(job_t); }
@@ -471,6 +550,8 @@ def cpu_kernel_library() -> ctypes.CDLL|None:
     P, I64, I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
     lib.bias_gelu_forward.argtypes = [P, P, P, I64, I64, I, I]
     lib.bias_gelu_backward.argtypes = [P, P, P, P, P, I64, I64, I, I]
+    lib.layer_norm_forward.argtypes = [P, P, P, P, P, P, I64, I64, ctypes.c_float, I, I, I]
+    lib.layer_norm_backward.argtypes = [P, P, P, P, P, P, P, P, I64, I64, I, I, I]
     assert lib.job_size() == ctypes.sizeof(_AttentionJob), 'C and Python disagree on the job layout'
     lib.built_as = how
     return lib
@@ -817,7 +898,70 @@ class DropPath(nn.Module):
     def forward(self, x): return drop_path(x, self.p, self.training)
     def extra_repr(self): return f'p={self.p}'
 
-# %% ../nbs/10_attention.ipynb #b1d0048c
+# %% ../nbs/10_attention.ipynb #17991045
+@torch.library.custom_op('poselift::layer_norm', mutates_args=(), device_types='cpu')
+def _layer_norm(x:torch.Tensor, weight:torch.Tensor, bias:torch.Tensor, eps:float, out_bf16:bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "LayerNorm over the last axis of `x` (..., C): output (bfloat16 if `out_bf16`, else x's dtype), and per-row mean, rstd."
+    C = x.shape[-1]
+    M = x.numel() // C
+    y = torch.empty(x.shape, dtype=torch.bfloat16 if out_bf16 else x.dtype)
+    mean, rstd = torch.empty(M), torch.empty(M)                                # (rows,) float32, for backward
+    w, b = _float32_bias(weight), _float32_bias(bias)
+    rc = cpu_kernel_library().layer_norm_forward(x.data_ptr(), w.data_ptr(), b.data_ptr(), y.data_ptr(), mean.data_ptr(),
+                                                rstd.data_ptr(), M, C, eps, int(x.dtype == torch.bfloat16), int(out_bf16),
+                                                torch.get_num_threads())
+    if rc: raise ValueError(f'layer_norm: the width must be a positive multiple of 16, got {C}')
+    return y, mean, rstd
+
+@_layer_norm.register_fake
+def _(x, weight, bias, eps, out_bf16):
+    M = x.numel() // x.shape[-1]
+    return x.new_empty(x.shape, dtype=torch.bfloat16 if out_bf16 else x.dtype), x.new_empty(M), x.new_empty(M)
+
+@torch.library.custom_op('poselift::layer_norm_backward', mutates_args=(), device_types='cpu')
+def _layer_norm_backward(gy:torch.Tensor, x:torch.Tensor, weight:torch.Tensor, mean:torch.Tensor, rstd:torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    "Gradients of LayerNorm's input, weight and bias from the output's gradient `gy`."
+    C = x.shape[-1]
+    M, threads = x.numel() // C, torch.get_num_threads()
+    gy = gy.contiguous() if gy.dtype in (torch.float32, torch.bfloat16) else gy.float().contiguous()
+    gx, sums = torch.empty_like(x), torch.zeros(2, threads, C)                 # (weight, bias) x one row per worker
+    rc = cpu_kernel_library().layer_norm_backward(gy.data_ptr(), x.data_ptr(), _float32_bias(weight).data_ptr(),
+                                                 mean.data_ptr(), rstd.data_ptr(), gx.data_ptr(), sums[0].data_ptr(),
+                                                 sums[1].data_ptr(), M, C, int(gy.dtype == torch.bfloat16),
+                                                 int(x.dtype == torch.bfloat16), threads)
+    if rc == 2: raise MemoryError('layer_norm backward: could not allocate a row of sums')
+    if rc: raise ValueError(f'layer_norm: the width must be a positive multiple of 16, got {C}')
+    gw, gb = (sums[i].sum(0).to(weight.dtype) for i in (0, 1))                 # (C,) each, separate tensors
+    return gx, gw, gb
+
+@_layer_norm_backward.register_fake
+def _(gy, x, weight, mean, rstd): return torch.empty_like(x), torch.empty_like(weight), torch.empty_like(weight)
+
+def _layer_norm_setup(ctx, inputs, output):
+    x, weight, *_ = inputs
+    ctx.save_for_backward(x, weight, output[1], output[2])
+
+def _layer_norm_grad(ctx, gy, _gmean, _grstd):
+    x, weight, mean, rstd = ctx.saved_tensors
+    gx, gw, gb = _layer_norm_backward(gy, x, weight, mean, rstd)
+    return gx, gw, gb, None, None
+
+_layer_norm.register_autograd(_layer_norm_grad, setup_context=_layer_norm_setup)
+
+def layer_norm(norm:nn.LayerNorm,  # the module whose weights apply (`normalized_shape` = (C,))
+               x:torch.Tensor,     # (..., C)
+              ) -> torch.Tensor:   # (..., C); bfloat16 under CPU bfloat16 autocast
+    "`norm(x)`, with the C kernel on the CPU; under bfloat16 autocast the output is already bfloat16 for the next product."
+    C = x.shape[-1]
+    if (x.device.type != 'cpu' or not choose_kernels('cpu').fused_mlp or norm.weight is None or norm.bias is None
+        or C % 16 or norm.normalized_shape != (C,) or x.dtype not in (torch.float32, torch.bfloat16)):
+        return norm(x)
+    amp = torch.is_autocast_enabled('cpu') and torch.get_autocast_dtype('cpu') == torch.bfloat16
+    return _layer_norm(x.contiguous(), norm.weight, norm.bias, norm.eps, amp or x.dtype == torch.bfloat16)[0]
+
+# %% ../nbs/10_attention.ipynb #bbf36ad5
 class _STBlockBase(nn.Module):
     "Submodules and the two stages shared by `STBlock` and `TSBlock`."
     def __init__(self, dim:int,            # features per token, C
@@ -840,13 +984,13 @@ class _STBlockBase(nn.Module):
 
     def spatial(self, x:torch.Tensor) -> torch.Tensor:
         "Spatial attention + MLP: each frame's joints attend to each other. (B, T, J, C) -> (B, T, J, C)."
-        x = x + self.drop_path(self.attn_s(self.norm1_s(x), token_dim=2))   # (B, T, J, C), joints attend
-        return x + self.drop_path(self.mlp_s(self.norm2_s(x)))               # (B, T, J, C)
+        x = x + self.drop_path(self.attn_s(layer_norm(self.norm1_s, x), token_dim=2))   # (B, T, J, C), joints attend
+        return x + self.drop_path(self.mlp_s(layer_norm(self.norm2_s, x)))               # (B, T, J, C)
 
     def temporal(self, x:torch.Tensor) -> torch.Tensor:
         "Temporal attention + MLP: each joint's frames attend to each other. (B, T, J, C) -> (B, T, J, C)."
-        x = x + self.drop_path(self.attn_t(self.norm1_t(x), token_dim=1))   # (B, T, J, C), frames attend
-        return x + self.drop_path(self.mlp_t(self.norm2_t(x)))               # (B, T, J, C)
+        x = x + self.drop_path(self.attn_t(layer_norm(self.norm1_t, x), token_dim=1))   # (B, T, J, C), frames attend
+        return x + self.drop_path(self.mlp_t(layer_norm(self.norm2_t, x)))               # (B, T, J, C)
 
 class STBlock(_STBlockBase):
     "DSTformer block, spatial stage then temporal stage: (B, T, J, C) -> (B, T, J, C)."
