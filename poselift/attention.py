@@ -28,7 +28,7 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #1d76820a
+# %% ../nbs/10_attention.ipynb #34f36678
 _CPU_KERNELS_C = r'''
 // DSTformer's CPU kernels: float32 or bfloat16 storage, float32 arithmetic.
 // - Multi-head self-attention over a short token axis. One group = one sequence, all heads: its q, k, v rows (plus the
@@ -161,6 +161,11 @@ static void scatter(void *dst, int64_t base, int64_t st, const job_t *J, int64_t
 }
 #define TQ 4   // query rows computed together: independent accumulators for the FMA pipelines
 
+// x[i] <- e^x[i] for n (even) vectors of 8, two at a time in 16 lanes (half the instructions of exp8 where 16 is native)
+static inline void exp_pairs(v8 *x, int64_t n) {
+    for (int64_t i = 0; i < n; i += 2) { v16 y; memcpy(&y, x + i, 64); y = exp16(y); memcpy(x + i, &y, 64); }
+}
+
 // One head: q (Lr, cv) scaled, kT (c, P), v (Lr, cv) -> o (Lr, cv), lse (L)
 static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, const v8 *restrict kT, const v8 *restrict v,
                          const v8 *restrict bias, v8 *restrict S, v8 *restrict o, float *restrict lse) {
@@ -176,16 +181,20 @@ static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, 
                 S[p] += a0 * kp; S[P + p] += a1 * kp; S[2 * P + p] += a2 * kp; S[3 * P + p] += a3 * kp;
             }
         }
-        float inv[TQ];
+        float inv[TQ], m[TQ];
         for (int r = 0; r < TQ; r++) {
             v8 *s = S + r * P;
             v8 mv = s[0]; for (int64_t p = 1; p < P; p++) { v8i gt = s[p] > mv; mv = (v8)(((v8i)s[p] & gt) | ((v8i)mv & ~gt)); }
-            const float m = hmax(mv);
-            v8 sum = {0};
-            for (int64_t p = 0; p < P; p++) { s[p] = exp8(s[p] - m); sum += s[p]; }
+            m[r] = hmax(mv);
+            for (int64_t p = 0; p < P; p++) s[p] -= m[r];
+        }
+        exp_pairs(S, TQ * P);
+        for (int r = 0; r < TQ; r++) {
+            const v8 *s = S + r * P;
+            v8 sum = s[0]; for (int64_t p = 1; p < P; p++) sum += s[p];
             const float total = hsum(sum);
             inv[r] = 1.0f / total;
-            if (i0 + r < L) lse[i0 + r] = m + logf(total);
+            if (i0 + r < L) lse[i0 + r] = m[r] + logf(total);
         }
         const float *w0 = (const float *)S, *w1 = w0 + 8 * P, *w2 = w1 + 8 * P, *w3 = w2 + 8 * P;
         for (int64_t k = 0; k < cv; k++) {
@@ -222,9 +231,10 @@ static void head_backward(int64_t L, int64_t c, int64_t P, float scale, const v8
                 DP[t] += e0 * vp; DP[P + t] += e1 * vp; DP[2 * P + t] += e2 * vp; DP[3 * P + t] += e3 * vp;
             }
         }
+        exp_pairs(Pm, TQ * P);
         for (int r = 0; r < TQ; r++) {
             v8 *p = Pm + r * P, *dp = DP + r * P, Dv = {0};
-            for (int64_t t = 0; t < P; t++) { p[t] = exp8(p[t]); Dv += p[t] * dp[t]; }
+            for (int64_t t = 0; t < P; t++) Dv += p[t] * dp[t];
             const float D = hsum(Dv);
             for (int64_t t = 0; t < P; t++) dp[t] = p[t] * (dp[t] - D);        // ds; the scale is in q and in dq
         }
