@@ -28,13 +28,13 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #34f36678
+# %% ../nbs/10_attention.ipynb #44da3232
 _CPU_KERNELS_C = r'''
 // DSTformer's CPU kernels: float32 or bfloat16 storage, float32 arithmetic.
 // - Multi-head self-attention over a short token axis. One group = one sequence, all heads: its q, k, v rows (plus the
 //   projection's bias) are copied into small float32 buffers that stay in cache, each head's logits, softmax and
 //   weighted sum are computed row by row, and the result is written straight into the merged (..., C) layout.
-//   Backward recomputes the weights from the saved log-sum-exp of each row, and sums the bias gradient on the way.
+//   Backward recomputes the weights from each row's saved max and normaliser, and sums the bias gradient on the way.
 // - The MLP's bias + exact GELU, forward and backward (with the bias gradient), in one pass each.
 // - LayerNorm forward and backward (with the gradients of its weight and bias), writing the next product's dtype.
 // Vectors are GCC/Clang vector extensions of 8 floats; features per head (and the MLP's width) must be a multiple of 8.
@@ -105,7 +105,7 @@ typedef struct {
     const void *qkv;      // (..., 3C) projections; q at +0, k at +C, v at +2C of each token, head h at +h*c
     const void *go;       // backward: gradient of the output, laid out as the output
     void *out;            // forward: output (..., C); backward: gradient of qkv, laid out as qkv
-    float *lse;           // (blocks, L): log-sum-exp of each query's scaled logits, written forward, read backward
+    float *stats;         // (groups, H, L, 2): each query row's largest logit and 1 / sum of its exponentials, for backward
     const float *bias;    // (3C) float32 bias of the projections, added to qkv as it is read; NULL: none
     float *dbias;         // backward: (threads, 3C) per-worker sums of the gradient of qkv over tokens; NULL: not wanted
     int64_t n0, n1, heads, L, c, C;             // batch counts, heads, tokens, features per head, features
@@ -116,7 +116,13 @@ typedef struct {
     int failed;                                 // set when a worker could not allocate its buffers
 } job_t;
 
-static inline float hmax(v8 x) { float m = x[0]; for (int i = 1; i < 8; i++) m = x[i] > m ? x[i] : m; return m; }
+static inline v8 max8(v8 a, v8 b) { const v8i gt = a > b; return (v8)(((v8i)a & gt) | ((v8i)b & ~gt)); }
+#define INLINE static inline __attribute__((always_inline))
+static inline float hmax(v8 x) {                                              // in three shuffles
+    x = max8(x, __builtin_shufflevector(x, x, 4, 5, 6, 7, 0, 1, 2, 3));
+    x = max8(x, __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5));
+    return max8(x, __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6))[0];
+}
 static inline float hsum(v8 x) { return ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7])); }
 
 // Blocks are groups: one sequence, all heads. A group's rows are read and written whole (contiguous 3C / C values).
@@ -126,49 +132,81 @@ static void group_offsets(const job_t *J, int64_t g, int64_t *ib, int64_t *ob) {
     *ob = i0 * J->os0 + i1 * J->os1;
 }
 
-// Part `part` (0 q, 1 k, 2 v, of width C each) of L rows (stride st), plus bias (C, or NULL), times mul, into per-head
-// rows (H, Lr, c/8 vectors); with T, also per-head transposed into T (H, c, P vectors).
-static void gather(const void *src, int64_t base, int64_t st, const job_t *J, int64_t Lr, int64_t P, int64_t part,
-                   const float *bias, float mul, v8 *restrict rows, float *restrict T) {
-    const int64_t L = J->L, c = J->c, cv = c / 8, H = J->heads, C = J->C;
-    for (int64_t l = 0; l < L; l++) {
-        const int64_t row = base + l * st + part * C;
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t k = 0; k < cv; k++) {
-                v8 x = load8(src, row + h * c + 8 * k, J->bf16);
-                if (bias) x += load8(bias, h * c + 8 * k, 0);
-                x *= mul;
-                rows[(h * Lr + l) * cv + k] = x;
-                if (T) for (int d = 0; d < 8; d++) T[(h * c + 8 * k + d) * 8 * P + l] = x[d];
-            }
-    }
-}
-// Per-head rows back into part `part` of L rows; with sum (C), also adds the rows up into it.
-static void scatter(void *dst, int64_t base, int64_t st, const job_t *J, int64_t Lr, int64_t part, const v8 *restrict rows,
-                    float *restrict sum) {
-    const int64_t L = J->L, c = J->c, cv = c / 8, H = J->heads, C = J->C;
-    for (int64_t l = 0; l < L; l++) {
-        const int64_t row = base + l * st + part * C;
-        for (int64_t h = 0; h < H; h++)
-            for (int64_t k = 0; k < cv; k++) store8(dst, row + h * c + 8 * k, rows[(h * Lr + l) * cv + k], J->bf16);
-    }
-    if (sum) for (int64_t h = 0; h < H; h++)
+// The first n parts (0 q, 1 k, 2 v, of width C each) of L rows (stride st), plus bias (nC, or NULL), part 0 times
+// mul, into per-head rows (H, Lr, c/8 vectors) rows[part]. Each row is read once, whole. Rows L..Lr-1 are left as they
+// are (zero: nothing else writes them).
+INLINE void gather_row(const void *src, int64_t row, const job_t *J, const float *bias, float mul, v8 *restrict out,
+                       int64_t Lr) {                                           // out: head 0's row; head h at +h Lr cv
+    const int64_t c = J->c, cv = c / 8, H = J->heads;
+    for (int64_t h = 0; h < H; h++)
         for (int64_t k = 0; k < cv; k++) {
-            v8 a = {0};
-            for (int64_t l = 0; l < L; l++) a += rows[(h * Lr + l) * cv + k];
-            store8(sum, h * c + 8 * k, load8(sum, h * c + 8 * k, 0) + a, 0);
+            v8 x = load8(src, row + h * c + 8 * k, J->bf16);
+            if (bias) x += load8(bias, h * c + 8 * k, 0);
+            out[h * Lr * cv + k] = x * mul;
         }
 }
+static void gather(const void *src, int64_t base, int64_t st, const job_t *J, int64_t Lr, int n, const float *bias,
+                   float mul, v8 *const rows[3]) {
+    const int64_t L = J->L, cv = J->c / 8, C = J->C;
+    for (int part = 0; part < n; part++)
+        for (int64_t l = 0; l < L; l++)
+            gather_row(src, base + l * st + part * C, J, bias ? bias + part * C : NULL, part ? 1.0f : mul,
+                       rows[part] + l * cv, Lr);
+}
+
+// Per-head rows (H, Lr, c/8 vectors) transposed into T (H, c, P vectors of 8 tokens), by 8 x 8 blocks in registers
+static void transpose_rows(const job_t *J, int64_t Lr, int64_t P, const v8 *restrict rows, v8 *restrict T) {
+    const int64_t c = J->c, cv = c / 8, H = J->heads;
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t k = 0; k < cv; k++)
+            for (int64_t p = 0; p < P; p++) {
+                const v8 *r = rows + (h * Lr + 8 * p) * cv + k;                 // 8 tokens x 8 features
+                const v8 r0 = r[0], r1 = r[cv], r2 = r[2 * cv], r3 = r[3 * cv], r4 = r[4 * cv], r5 = r[5 * cv], r6 = r[6 * cv], r7 = r[7 * cv];
+                const v8 t0 = __builtin_shufflevector(r0, r1, 0, 8, 1, 9, 4, 12, 5, 13), t1 = __builtin_shufflevector(r0, r1, 2, 10, 3, 11, 6, 14, 7, 15);
+                const v8 t2 = __builtin_shufflevector(r2, r3, 0, 8, 1, 9, 4, 12, 5, 13), t3 = __builtin_shufflevector(r2, r3, 2, 10, 3, 11, 6, 14, 7, 15);
+                const v8 t4 = __builtin_shufflevector(r4, r5, 0, 8, 1, 9, 4, 12, 5, 13), t5 = __builtin_shufflevector(r4, r5, 2, 10, 3, 11, 6, 14, 7, 15);
+                const v8 t6 = __builtin_shufflevector(r6, r7, 0, 8, 1, 9, 4, 12, 5, 13), t7 = __builtin_shufflevector(r6, r7, 2, 10, 3, 11, 6, 14, 7, 15);
+                const v8 u0 = __builtin_shufflevector(t0, t2, 0, 1, 8, 9, 4, 5, 12, 13), u1 = __builtin_shufflevector(t0, t2, 2, 3, 10, 11, 6, 7, 14, 15);
+                const v8 u2 = __builtin_shufflevector(t1, t3, 0, 1, 8, 9, 4, 5, 12, 13), u3 = __builtin_shufflevector(t1, t3, 2, 3, 10, 11, 6, 7, 14, 15);
+                const v8 u4 = __builtin_shufflevector(t4, t6, 0, 1, 8, 9, 4, 5, 12, 13), u5 = __builtin_shufflevector(t4, t6, 2, 3, 10, 11, 6, 7, 14, 15);
+                const v8 u6 = __builtin_shufflevector(t5, t7, 0, 1, 8, 9, 4, 5, 12, 13), u7 = __builtin_shufflevector(t5, t7, 2, 3, 10, 11, 6, 7, 14, 15);
+                v8 *out = T + (h * c + 8 * k) * P + p;                           // feature d of the 8 tokens at out[d P]
+                out[0] = __builtin_shufflevector(u0, u4, 0, 1, 2, 3, 8, 9, 10, 11); out[4 * P] = __builtin_shufflevector(u0, u4, 4, 5, 6, 7, 12, 13, 14, 15);
+                out[P] = __builtin_shufflevector(u1, u5, 0, 1, 2, 3, 8, 9, 10, 11); out[5 * P] = __builtin_shufflevector(u1, u5, 4, 5, 6, 7, 12, 13, 14, 15);
+                out[2 * P] = __builtin_shufflevector(u2, u6, 0, 1, 2, 3, 8, 9, 10, 11); out[6 * P] = __builtin_shufflevector(u2, u6, 4, 5, 6, 7, 12, 13, 14, 15);
+                out[3 * P] = __builtin_shufflevector(u3, u7, 0, 1, 2, 3, 8, 9, 10, 11); out[7 * P] = __builtin_shufflevector(u3, u7, 4, 5, 6, 7, 12, 13, 14, 15);
+            }
+}
+// Per-head rows rows[part] back into the first n parts of L rows, each row written once, whole; with sum (nC), also
+// adds the rows up into it.
+static void scatter(void *dst, int64_t base, int64_t st, const job_t *J, int64_t Lr, int n, const v8 *const rows[3],
+                    float *restrict sum) {
+    const int64_t L = J->L, c = J->c, cv = c / 8, H = J->heads, C = J->C;
+    for (int64_t l = 0; l < L; l++)
+        for (int part = 0; part < n; part++) {
+            const int64_t row = base + l * st + part * C;
+            for (int64_t h = 0; h < H; h++)
+                for (int64_t k = 0; k < cv; k++) store8(dst, row + h * c + 8 * k, rows[part][(h * Lr + l) * cv + k], J->bf16);
+        }
+    if (sum) for (int part = 0; part < n; part++)
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t k = 0; k < cv; k++) {
+                v8 a = {0};
+                for (int64_t l = 0; l < L; l++) a += rows[part][(h * Lr + l) * cv + k];
+                store8(sum, part * C + h * c + 8 * k, load8(sum, part * C + h * c + 8 * k, 0) + a, 0);
+            }
+}
 #define TQ 4   // query rows computed together: independent accumulators for the FMA pipelines
+#define PADDED_ROWS(L) (((L) + 7) / 8 * 8)   // row buffers hold whole 8 x 8 blocks for the transposes, and TQ divides it
 
 // x[i] <- e^x[i] for n (even) vectors of 8, two at a time in 16 lanes (half the instructions of exp8 where 16 is native)
 static inline void exp_pairs(v8 *x, int64_t n) {
     for (int64_t i = 0; i < n; i += 2) { v16 y; memcpy(&y, x + i, 64); y = exp16(y); memcpy(x + i, &y, 64); }
 }
 
-// One head: q (Lr, cv) scaled, kT (c, P), v (Lr, cv) -> o (Lr, cv), lse (L)
-static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, const v8 *restrict kT, const v8 *restrict v,
-                         const v8 *restrict bias, v8 *restrict S, v8 *restrict o, float *restrict lse) {
+// One head: q (Lr, cv) scaled, kT (c, P), v (Lr, cv) -> o (Lr, cv), stats (L, 2): max logit, 1 / sum of exponentials
+INLINE void head_forward_body(int64_t L, int64_t c, int64_t P, const v8 *restrict q, const v8 *restrict kT, const v8 *restrict v,
+                              const v8 *restrict bias, v8 *restrict S, v8 *restrict o, float *restrict stats) {
     const int64_t cv = c / 8;
     for (int64_t i0 = 0; i0 < L; i0 += TQ) {
         const float *qi = (const float *)(q + i0 * cv);
@@ -184,7 +222,7 @@ static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, 
         float inv[TQ], m[TQ];
         for (int r = 0; r < TQ; r++) {
             v8 *s = S + r * P;
-            v8 mv = s[0]; for (int64_t p = 1; p < P; p++) { v8i gt = s[p] > mv; mv = (v8)(((v8i)s[p] & gt) | ((v8i)mv & ~gt)); }
+            v8 mv = s[0]; for (int64_t p = 1; p < P; p++) mv = max8(s[p], mv);
             m[r] = hmax(mv);
             for (int64_t p = 0; p < P; p++) s[p] -= m[r];
         }
@@ -194,7 +232,7 @@ static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, 
             v8 sum = s[0]; for (int64_t p = 1; p < P; p++) sum += s[p];
             const float total = hsum(sum);
             inv[r] = 1.0f / total;
-            if (i0 + r < L) lse[i0 + r] = m[r] + logf(total);
+            if (i0 + r < L) { stats[2 * (i0 + r)] = m[r]; stats[2 * (i0 + r) + 1] = inv[r]; }
         }
         const float *w0 = (const float *)S, *w1 = w0 + 8 * P, *w2 = w1 + 8 * P, *w3 = w2 + 8 * P;
         for (int64_t k = 0; k < cv; k++) {
@@ -209,17 +247,17 @@ static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, 
     }
 }
 
-// One head, backward: q (scaled), k, g rows, kT, vT, lse -> dq, dk, dv rows (dk, dv zeroed here)
-static void head_backward(int64_t L, int64_t c, int64_t P, float scale, const v8 *restrict q, const v8 *restrict k,
-                          const v8 *restrict g, const v8 *restrict kT, const v8 *restrict vT, const float *restrict lse,
+// One head, backward: q (scaled), k, g rows, kT, vT, stats -> dq, dk, dv rows (dk, dv zeroed here)
+INLINE void head_backward_body(int64_t L, int64_t c, int64_t P, float scale, const v8 *restrict q, const v8 *restrict k,
+                          const v8 *restrict g, const v8 *restrict kT, const v8 *restrict vT, const float *restrict stats,
                           const v8 *restrict bias, v8 *restrict Pm, v8 *restrict DP, v8 *restrict dq, v8 *restrict dk, v8 *restrict dv) {
-    const int64_t cv = c / 8, Lr = (L + TQ - 1) / TQ * TQ;
+    const int64_t cv = c / 8, Lr = PADDED_ROWS(L);
     memset(dk, 0, sizeof(v8) * Lr * cv); memset(dv, 0, sizeof(v8) * Lr * cv);
     for (int64_t i0 = 0; i0 < L; i0 += TQ) {
         const float *qi = (const float *)(q + i0 * cv), *gi = (const float *)(g + i0 * cv);
         for (int r = 0; r < TQ; r++) {
-            const float l = i0 + r < L ? lse[i0 + r] : 0.0f;
-            for (int64_t t = 0; t < P; t++) { Pm[r * P + t] = bias[t] - l; DP[r * P + t] = (v8){0}; }
+            const float m = i0 + r < L ? stats[2 * (i0 + r)] : 0.0f;
+            for (int64_t t = 0; t < P; t++) { Pm[r * P + t] = bias[t] - m; DP[r * P + t] = (v8){0}; }
         }
         for (int64_t d = 0; d < c; d++) {
             const v8 *kd = kT + d * P, *vd = vT + d * P;
@@ -234,7 +272,8 @@ static void head_backward(int64_t L, int64_t c, int64_t P, float scale, const v8
         exp_pairs(Pm, TQ * P);
         for (int r = 0; r < TQ; r++) {
             v8 *p = Pm + r * P, *dp = DP + r * P, Dv = {0};
-            for (int64_t t = 0; t < P; t++) Dv += p[t] * dp[t];
+            const float inv = i0 + r < L ? stats[2 * (i0 + r) + 1] : 0.0f;          // padded query rows: no weights
+            for (int64_t t = 0; t < P; t++) { p[t] *= inv; Dv += p[t] * dp[t]; }
             const float D = hsum(Dv);
             for (int64_t t = 0; t < P; t++) dp[t] = p[t] * (dp[t] - D);        // ds; the scale is in q and in dq
         }
@@ -256,26 +295,41 @@ static void head_backward(int64_t L, int64_t c, int64_t P, float scale, const v8
     }
 }
 
+// The per-head loops with the sizes as constants for DSTformer's cases (8 features per head, up to 32 tokens), so that the
+// compiler unrolls them and keeps the logits in registers; other sizes run the same code with run-time sizes.
+#define WITH_CONSTANT_SIZES(body, c, P, ...)                                                                      \
+    if ((c) == 8 && (P) == 1) body(L, 8, 1, __VA_ARGS__); else if ((c) == 8 && (P) == 2) body(L, 8, 2, __VA_ARGS__); \
+    else if ((c) == 8 && (P) == 3) body(L, 8, 3, __VA_ARGS__); else if ((c) == 8 && (P) == 4) body(L, 8, 4, __VA_ARGS__); \
+    else body(L, c, P, __VA_ARGS__)
+static void head_forward(int64_t L, int64_t c, int64_t P, const v8 *restrict q, const v8 *restrict kT, const v8 *restrict v,
+                         const v8 *restrict bias, v8 *restrict S, v8 *restrict o, float *restrict stats) {
+    WITH_CONSTANT_SIZES(head_forward_body, c, P, q, kT, v, bias, S, o, stats);
+}
+static void head_backward(int64_t L, int64_t c, int64_t P, float scale, const v8 *restrict q, const v8 *restrict k,
+                          const v8 *restrict g, const v8 *restrict kT, const v8 *restrict vT, const float *restrict stats,
+                          const v8 *restrict bias, v8 *restrict Pm, v8 *restrict DP, v8 *restrict dq, v8 *restrict dk, v8 *restrict dv) {
+    WITH_CONSTANT_SIZES(head_backward_body, c, P, scale, q, k, g, kT, vT, stats, bias, Pm, DP, dq, dk, dv);
+}
+
 static void *forward_worker(void *arg) {
     FLUSH_DENORMALS;
     const job_t *J = (const job_t *)arg;
-    const int64_t L = J->L, c = J->c, H = J->heads, cv = c / 8, P = (L + 7) / 8, Lr = (L + TQ - 1) / TQ * TQ;
+    const int64_t L = J->L, c = J->c, H = J->heads, cv = c / 8, P = (L + 7) / 8, Lr = PADDED_ROWS(L);
     const int64_t R = H * Lr * cv;                                                  // one per-head row buffer
     const float *B = J->bias;
-    v8 *buf = (v8 *)aligned_alloc(32, sizeof(v8) * (3 * R + H * c * P + (TQ + 1) * P));
-    v8 *q = buf, *v = q + R, *o = v + R, *kT = o + R, *S = kT + H * c * P, *bias = S + TQ * P;
+    v8 *buf = (v8 *)aligned_alloc(32, sizeof(v8) * (4 * R + H * c * P + (TQ + 1) * P));
+    v8 *q = buf, *k = q + R, *v = k + R, *o = v + R, *kT = o + R, *S = kT + H * c * P, *bias = S + TQ * P;
     if (!buf) { ((job_t *)arg)->failed = 1; RESTORE_FP; return NULL; }
-    memset(buf, 0, sizeof(v8) * (3 * R + H * c * P));
+    memset(buf, 0, sizeof(v8) * (4 * R + H * c * P));
     for (int64_t j = 0; j < 8 * P; j++) ((float *)bias)[j] = j < L ? 0.0f : -INFINITY;
     for (int64_t grp = J->begin; grp < J->end; grp++) {
         int64_t ib, ob; group_offsets(J, grp, &ib, &ob);
-        gather(J->qkv, ib, J->isl, J, Lr, P, 0, B, J->scale, q, NULL);
-        gather(J->qkv, ib, J->isl, J, Lr, P, 1, B ? B + J->C : NULL, 1.0f, o, (float *)kT);   // o as scratch for k's rows
-        gather(J->qkv, ib, J->isl, J, Lr, P, 2, B ? B + 2 * J->C : NULL, 1.0f, v, NULL);
+        gather(J->qkv, ib, J->isl, J, Lr, 3, B, J->scale, (v8 *const[3]){q, k, v});
+        transpose_rows(J, Lr, P, k, kT);
         for (int64_t h = 0; h < H; h++)
             head_forward(L, c, P, q + h * Lr * cv, kT + h * c * P, v + h * Lr * cv, bias, S, o + h * Lr * cv,
-                         J->lse + (grp * H + h) * L);
-        scatter(J->out, ob, J->osl, J, Lr, 0, o, NULL);
+                         J->stats + 2 * (grp * H + h) * L);
+        scatter(J->out, ob, J->osl, J, Lr, 1, (const v8 *const[3]){o, NULL, NULL}, NULL);
     }
     free(buf);
     RESTORE_FP;
@@ -285,7 +339,7 @@ static void *forward_worker(void *arg) {
 static void *backward_worker(void *arg) {
     FLUSH_DENORMALS;
     const job_t *J = (const job_t *)arg;
-    const int64_t L = J->L, c = J->c, H = J->heads, cv = c / 8, P = (L + 7) / 8, Lr = (L + TQ - 1) / TQ * TQ;
+    const int64_t L = J->L, c = J->c, H = J->heads, cv = c / 8, P = (L + 7) / 8, Lr = PADDED_ROWS(L);
     const int64_t R = H * Lr * cv;
     const float *B = J->bias;
     float *D = J->dbias;
@@ -297,18 +351,15 @@ static void *backward_worker(void *arg) {
     for (int64_t j = 0; j < 8 * P; j++) ((float *)bias)[j] = j < L ? 0.0f : -INFINITY;
     for (int64_t grp = J->begin; grp < J->end; grp++) {
         int64_t ib, ob; group_offsets(J, grp, &ib, &ob);
-        gather(J->qkv, ib, J->isl, J, Lr, P, 0, B, J->scale, q, NULL);   // q already scaled
-        gather(J->qkv, ib, J->isl, J, Lr, P, 1, B ? B + J->C : NULL, 1.0f, k, (float *)kT);
-        gather(J->qkv, ib, J->isl, J, Lr, P, 2, B ? B + 2 * J->C : NULL, 1.0f, tmp, (float *)vT);
-        gather(J->go, ob, J->osl, J, Lr, P, 0, NULL, 1.0f, g, NULL);
+        gather(J->qkv, ib, J->isl, J, Lr, 3, B, J->scale, (v8 *const[3]){q, k, tmp});   // q already scaled
+        gather(J->go, ob, J->osl, J, Lr, 1, NULL, 1.0f, (v8 *const[3]){g, NULL, NULL});
+        transpose_rows(J, Lr, P, k, kT); transpose_rows(J, Lr, P, tmp, vT);
         for (int64_t h = 0; h < H; h++) {
             const int64_t r = h * Lr * cv, t = h * c * P;
-            head_backward(L, c, P, J->scale, q + r, k + r, g + r, kT + t, vT + t, J->lse + (grp * H + h) * L, bias, Pm, DP,
+            head_backward(L, c, P, J->scale, q + r, k + r, g + r, kT + t, vT + t, J->stats + 2 * (grp * H + h) * L, bias, Pm, DP,
                           dq + r, dk + r, dv + r);
         }
-        scatter(J->out, ib, J->isl, J, Lr, 0, dq, D);
-        scatter(J->out, ib, J->isl, J, Lr, 1, dk, D ? D + J->C : NULL);
-        scatter(J->out, ib, J->isl, J, Lr, 2, dv, D ? D + 2 * J->C : NULL);
+        scatter(J->out, ib, J->isl, J, Lr, 3, (const v8 *const[3]){dq, dk, dv}, D);
     }
     free(buf);
     RESTORE_FP;
@@ -510,7 +561,7 @@ int job_size(void) { return (int)sizeof(job_t); }
 
 class _AttentionJob(ctypes.Structure):
     "The C kernel's `job_t`: pointers, counts and strides (in elements) of one call."
-    _fields_ = ([(n, ctypes.c_void_p) for n in ('qkv', 'go', 'out', 'lse', 'bias', 'dbias')]
+    _fields_ = ([(n, ctypes.c_void_p) for n in ('qkv', 'go', 'out', 'stats', 'bias', 'dbias')]
                 + [(n, ctypes.c_int64) for n in ('n0', 'n1', 'heads', 'L', 'c', 'C', 'is0', 'is1', 'isl', 'os0', 'os1', 'osl')]
                 + [('scale', ctypes.c_float), ('bf16', ctypes.c_int), ('begin', ctypes.c_int64), ('end', ctypes.c_int64),
                    ('failed', ctypes.c_int)])
@@ -571,15 +622,15 @@ def _fused_available() -> bool:
     "Whether the fused CPU kernels are built (a constant to `torch.compile`, which does not trace the build)."
     return cpu_kernel_library() is not None
 
-# %% ../nbs/10_attention.ipynb #b5eb69c8
+# %% ../nbs/10_attention.ipynb #833fb534
 def _ptr(t:torch.Tensor|None) -> int|None: return None if t is None else t.data_ptr()
 
-def _attention_job(qkv:torch.Tensor, token_dim:int, num_heads:int, out:torch.Tensor, lse:torch.Tensor,
+def _attention_job(qkv:torch.Tensor, token_dim:int, num_heads:int, out:torch.Tensor, stats:torch.Tensor,
                    go:torch.Tensor|None=None, bias:torch.Tensor|None=None, dbias:torch.Tensor|None=None) -> _AttentionJob:
     "The kernel's job for contiguous `qkv` (..., 3C) attending over dim `token_dim`, writing `out`."
     S, C = qkv.shape[:-1], qkv.shape[-1] // 3
     L, after = S[token_dim], math.prod(S[token_dim + 1:])
-    return _AttentionJob(qkv.data_ptr(), _ptr(go), out.data_ptr(), lse.data_ptr(), _ptr(bias), _ptr(dbias),
+    return _AttentionJob(qkv.data_ptr(), _ptr(go), out.data_ptr(), stats.data_ptr(), _ptr(bias), _ptr(dbias),
                          math.prod(S[:token_dim]), after, num_heads, L, C // num_heads, C,
                          L * after * 3 * C, 3 * C, after * 3 * C,     # qkv strides: before-dims, after-dims, tokens
                          L * after * C, C, after * C,                 # output strides, the same with C
@@ -596,33 +647,33 @@ def _float32_bias(bias:torch.Tensor|None) -> torch.Tensor|None:
 
 @torch.library.custom_op('poselift::fused_attention', mutates_args=(), device_types='cpu')
 def _fused_attention(qkv:torch.Tensor, bias:Optional[torch.Tensor], token_dim:int, num_heads:int) -> tuple[torch.Tensor, torch.Tensor]:
-    "Forward: output (..., C) and the log-sum-exp of every query row (for backward)."
+    "Forward: output (..., C) and each query row's largest logit and 1 / sum of exponentials (for backward)."
     S, C = qkv.shape[:-1], qkv.shape[-1] // 3
     o = qkv.new_empty(*S, C)                                                 # (..., C)
-    lse = torch.empty(math.prod(S) * num_heads, dtype=torch.float32)         # (groups, H, L) flattened
-    _run_kernel('attention_forward', _attention_job(qkv, token_dim, num_heads, o, lse, bias=_float32_bias(bias)),
+    stats = torch.empty(math.prod(S) * num_heads * 2, dtype=torch.float32)   # (groups, H, L, 2) flattened
+    _run_kernel('attention_forward', _attention_job(qkv, token_dim, num_heads, o, stats, bias=_float32_bias(bias)),
                 torch.get_num_threads())
-    return o, lse
+    return o, stats
 
 @_fused_attention.register_fake
 def _(qkv, bias, token_dim, num_heads):
     S, C = qkv.shape[:-1], qkv.shape[-1] // 3
-    return qkv.new_empty(*S, C), qkv.new_empty(math.prod(S) * num_heads, dtype=torch.float32)
+    return qkv.new_empty(*S, C), qkv.new_empty(math.prod(S) * num_heads * 2, dtype=torch.float32)
 
 @torch.library.custom_op('poselift::fused_attention_backward', mutates_args=(), device_types='cpu')
-def _fused_attention_backward(qkv:torch.Tensor, bias:Optional[torch.Tensor], go:torch.Tensor, lse:torch.Tensor,
+def _fused_attention_backward(qkv:torch.Tensor, bias:Optional[torch.Tensor], go:torch.Tensor, stats:torch.Tensor,
                               token_dim:int, num_heads:int) -> tuple[torch.Tensor, torch.Tensor]:
     "Backward: the gradients of `qkv` and of `bias` (empty when `bias` is None) from the output's gradient `go`."
     g = torch.empty_like(qkv)                                                # (..., 3C)
     go = go.to(qkv.dtype).contiguous()                                       # (..., C)
     threads = torch.get_num_threads()
     sums = None if bias is None else torch.zeros(threads, qkv.shape[-1])    # (threads, 3C) one row per worker
-    _run_kernel('attention_backward', _attention_job(qkv, token_dim, num_heads, g, lse, go=go, bias=_float32_bias(bias),
+    _run_kernel('attention_backward', _attention_job(qkv, token_dim, num_heads, g, stats, go=go, bias=_float32_bias(bias),
                                                      dbias=sums), threads)
     return g, (qkv.new_empty(0) if bias is None else sums.sum(0).to(bias.dtype))
 
 @_fused_attention_backward.register_fake
-def _(qkv, bias, go, lse, token_dim, num_heads):
+def _(qkv, bias, go, stats, token_dim, num_heads):
     return torch.empty_like(qkv), (qkv.new_empty(0) if bias is None else torch.empty_like(bias))
 
 def _fused_setup(ctx, inputs, output):
@@ -630,8 +681,8 @@ def _fused_setup(ctx, inputs, output):
     ctx.save_for_backward(qkv, bias, output[1])
 
 def _fused_backward(ctx, go, _):
-    qkv, bias, lse = ctx.saved_tensors
-    g, gb = _fused_attention_backward(qkv, bias, go, lse, ctx.token_dim, ctx.num_heads)
+    qkv, bias, stats = ctx.saved_tensors
+    g, gb = _fused_attention_backward(qkv, bias, go, stats, ctx.token_dim, ctx.num_heads)
     return g, (None if bias is None else gb), None, None
 
 _fused_attention.register_autograd(_fused_backward, setup_context=_fused_setup)
@@ -640,7 +691,7 @@ def _attention_flops(qkv_shape, bias_shape, token_dim, num_heads, *args, **kwarg
     "Matrix-product FLOPs of the forward op: q kᵀ and p v, each 2 × tokens × L × C."
     return 4 * math.prod(qkv_shape[:-1]) * qkv_shape[token_dim] * (qkv_shape[-1] // 3)
 
-def _attention_backward_flops(qkv_shape, bias_shape, go_shape, lse_shape, token_dim, num_heads, *args, **kwargs) -> int:
+def _attention_backward_flops(qkv_shape, bias_shape, go_shape, stats_shape, token_dim, num_heads, *args, **kwargs) -> int:
     "The backward op counted as twice the forward (dq, dk, dv, dp), the usual convention."
     return 2 * _attention_flops(qkv_shape, bias_shape, token_dim, num_heads)
 
