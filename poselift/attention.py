@@ -28,7 +28,7 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #44da3232
+# %% ../nbs/10_attention.ipynb #0106d600
 _CPU_KERNELS_C = r'''
 // DSTformer's CPU kernels: float32 or bfloat16 storage, float32 arithmetic.
 // - Multi-head self-attention over a short token axis. One group = one sequence, all heads: its q, k, v rows (plus the
@@ -123,6 +123,13 @@ static inline float hmax(v8 x) {                                              //
     x = max8(x, __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5));
     return max8(x, __builtin_shufflevector(x, x, 1, 0, 3, 2, 5, 4, 7, 6))[0];
 }
+#ifdef _OPENMP
+static inline int thread_index(void) { return omp_get_thread_num(); }     // this thread: 0 ... thread_count() - 1
+static inline int thread_count(void) { return omp_get_num_threads(); }
+#else
+static inline int thread_index(void) { return 0; }
+static inline int thread_count(void) { return 1; }
+#endif
 static inline float hsum(v8 x) { return ((x[0] + x[4]) + (x[1] + x[5])) + ((x[2] + x[6]) + (x[3] + x[7])); }
 
 // Blocks are groups: one sequence, all heads. A group's rows are read and written whole (contiguous 3C / C values).
@@ -376,11 +383,7 @@ static int run(job_t *J, int threads, void *(*worker)(void *)) {
     #pragma omp parallel num_threads(threads)
     {
         job_t mine = *J;
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-        const int t = 0, n = 1;
-#endif
+        const int t = thread_index(), n = thread_count();
         mine.begin = blocks * t / n; mine.end = blocks * (t + 1) / n;
         if (mine.dbias) mine.dbias += (int64_t)t * 3 * J->C;                       // this worker's row of sums
         worker(&mine);
@@ -444,11 +447,7 @@ int bias_gelu_backward(const void *g, const void *h, const float *b, void *gh, f
     #pragma omp parallel num_threads(threads)
     {
         FLUSH_DENORMALS;
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-        const int t = 0, n = 1;
-#endif
+        const int t = thread_index(), n = thread_count();
         const int64_t begin = M * t / n, end = M * (t + 1) / n, nv = N / 16;
         v16 *part = (v16 *)aligned_alloc(64, sizeof(v16) * nv);                // sums of up to 64 rows, then added to gb
         if (!part) {
@@ -513,11 +512,7 @@ int layer_norm_backward(const void *gy, const void *x, const float *w, const flo
     #pragma omp parallel num_threads(threads)
     {
         FLUSH_DENORMALS;
-#ifdef _OPENMP
-        const int t = omp_get_thread_num(), n = omp_get_num_threads();
-#else
-        const int t = 0, n = 1;
-#endif
+        const int t = thread_index(), n = thread_count();
         const int64_t begin = M * t / n, end = M * (t + 1) / n, nv = C / 16;
         v16 *part = (v16 *)aligned_alloc(64, sizeof(v16) * 2 * nv);           // sums of up to 64 rows: gw's, then gb's
         if (!part) {
