@@ -216,6 +216,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'poselift.model.DSTFormer.__init__': ('model.html#dstformer.__init__', 'poselift/model.py'),
                                 'poselift.model.DSTFormer._end': ('model.html#dstformer._end', 'poselift/model.py'),
                                 'poselift.model.DSTFormer._pair': ('model.html#dstformer._pair', 'poselift/model.py'),
+                                'poselift.model.DSTFormer._st_weight': ('model.html#dstformer._st_weight', 'poselift/model.py'),
                                 'poselift.model.DSTFormer._trunk': ('model.html#dstformer._trunk', 'poselift/model.py'),
                                 'poselift.model.DSTFormer._wants_finite_check': ( 'model.html#dstformer._wants_finite_check',
                                                                                   'poselift/model.py'),

@@ -83,7 +83,7 @@ def parameter_count(cfg:ModelConfig) -> int:
     embed = linear(cfg.dim_in, C) + cfg.n_joints * C + cfg.maxlen * C   # joints_embed, pos_embed, temp_embed
     return embed + cfg.depth * (n_streams * block + fusion) + 2 * C + linear(C, R) + head
 
-# %% ../nbs/11_model.ipynb #0fc84f49
+# %% ../nbs/11_model.ipynb #7ed38fcd
 def _init_weights(m:nn.Module):
     "MotionBERT's initialisation for one module: truncated normal linear weights, zero biases, unit LayerNorms."
     if isinstance(m, nn.Linear):
@@ -154,9 +154,17 @@ class DSTFormer(nn.Module):
         if self.cfg.streams == 'ts': return self.blocks_ts[i](x)
         x_st, x_ts = self.blocks_st[i](x), self.blocks_ts[i](x)                       # (B, T, J, C) each
         if not self.learned_fusion: return (x_st + x_ts) * 0.5
-        alpha = self.ts_attn[i](torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)     # (B, T, J, 2)
-        if alphas is not None: alphas.append(alpha)
-        return x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]                        # (B, T, J, C)
+        a = self._st_weight(i, x_st, x_ts)                                            # (B, T, J, 1)
+        if alphas is not None: alphas.append(torch.cat([a, 1 - a], dim=-1))           # (B, T, J, 2)
+        return torch.lerp(x_ts, x_st, a.to(x_st.dtype))                               # x_st a + x_ts (1 - a)
+
+    def _st_weight(self, i:int, x_st:torch.Tensor, x_ts:torch.Tensor) -> torch.Tensor: # (B, T, J, C) each -> (B, T, J, 1)
+        "Fusion `i`'s weight of the ST stream: softmax over `ts_attn`'s two logits = sigmoid of their difference, in float32."
+        C, w, b = x_st.shape[-1], self.ts_attn[i].weight, self.ts_attn[i].bias         # w (2, 2C): [ST half, TS half]
+        with torch.autocast(x_st.device.type, enabled=False):
+            d = w[0] - w[1]                                                           # (2C,) logit difference per feature
+            logit = x_st @ d[:C].to(x_st.dtype) + x_ts @ d[C:].to(x_ts.dtype) + (b[0] - b[1])   # (B, T, J)
+            return torch.sigmoid(logit.float()).unsqueeze(-1)
 
     def _trunk(self, x:torch.Tensor, alphas:list|None=None) -> torch.Tensor:
         "Embedding and block pairs: (B, T, J, dim_in) -> (B, T, J, C), before the final norm."
