@@ -707,7 +707,7 @@ def fused_attention(qkv:torch.Tensor,  # projections (..., 3C): q, k, v, each sp
     if not _fused_available(): raise RuntimeError('fused_attention: the C kernel could not be built (see the warning)')
     return _fused_attention(qkv.contiguous(), bias, a, num_heads)[0]
 
-# %% ../nbs/10_attention.ipynb #4c0d3fd6
+# %% ../nbs/10_attention.ipynb #221992df
 class _BmmAttention(torch.autograd.Function):
     "CPU attention core: q, k, v (..., L, c) -> (..., L, c), saving q, k, v and the weights for backward."
     # The weights are kept transposed, pᵀ (N*H, keys, queries): the softmax then normalises over axis 1 instead of the last
@@ -749,7 +749,7 @@ class Kernels:
     "The implementations chosen for one device: see `choose_kernels`."
     attention: Callable             # attention core f(q, k, v), tensors (..., L, c)
     attention_dtype: torch.dtype | None  # least precise dtype the core computes in (promoted with the input's); None: the input's
-    fused_mlp: bool                 # run `Mlp`'s bias + GELU in the C kernel, as one autograd.Function with an in-place backward
+    fused_mlp: bool                 # C kernels for `Mlp` (bias + GELU, in-place backward) and for `layer_norm`
     fused: Callable|None = None     # f(qkv (..., 3C), token_dim, num_heads) -> (..., C), projections to merged heads; None: split heads, `attention`
 
 def choose_kernels(device_type:str, # 'cpu', 'cuda', ...
