@@ -617,7 +617,7 @@ def _fused_available() -> bool:
     "Whether the fused CPU kernels are built (a constant to `torch.compile`, which does not trace the build)."
     return cpu_kernel_library() is not None
 
-# %% ../nbs/10_attention.ipynb #833fb534
+# %% ../nbs/10_attention.ipynb #3a9b323c
 def _ptr(t:torch.Tensor|None) -> int|None: return None if t is None else t.data_ptr()
 
 def _attention_job(qkv:torch.Tensor, token_dim:int, num_heads:int, out:torch.Tensor, stats:torch.Tensor,
@@ -631,14 +631,25 @@ def _attention_job(qkv:torch.Tensor, token_dim:int, num_heads:int, out:torch.Ten
                          L * after * C, C, after * C,                 # output strides, the same with C
                          (C // num_heads) ** -0.5, int(qkv.dtype == torch.bfloat16), 0, 0, 0)
 
-def _run_kernel(name:str, job:_AttentionJob, threads:int):
-    "Call the C kernel `name` on `job` with `threads` workers (at most)."
-    rc = getattr(cpu_kernel_library(), name)(ctypes.byref(job), threads)
-    if rc == 2: raise MemoryError(f'fused attention: could not allocate buffers for {job.L} tokens of {job.c} features')
-    if rc: raise ValueError(f'fused attention: features per head must be a positive multiple of 8, got {job.c}')
+def _call_kernel(name:str,       # a function of `cpu_kernel_library()`; its last argument is the thread count
+                 *args,          # its arguments
+                 bad_size:str,   # the error when it returns 1 (a size it does not take)
+                 no_memory:str='poselift C kernel: out of memory',  # the error when it returns 2 (a buffer it could not allocate)
+                ):
+    "Call one of the C kernels and turn its return code into an exception."
+    rc = getattr(cpu_kernel_library(), name)(*args)
+    if rc == 2: raise MemoryError(no_memory)
+    if rc: raise ValueError(bad_size)
 
-def _float32_bias(bias:torch.Tensor|None) -> torch.Tensor|None:
-    return None if bias is None else bias.to(torch.float32).contiguous()
+def _run_kernel(name:str, job:_AttentionJob, threads:int):
+    "Call the C attention kernel `name` on `job` with `threads` workers (at most)."
+    _call_kernel(name, ctypes.byref(job), threads,
+                 bad_size=f'fused attention: features per head must be a positive multiple of 8, got {job.c}',
+                 no_memory=f'fused attention: could not allocate buffers for {job.L} tokens of {job.c} features')
+
+def _float32(t:torch.Tensor|None) -> torch.Tensor|None:
+    "A contiguous float32 version of a parameter (itself when it already is one), as the C kernels read them."
+    return None if t is None else t.to(torch.float32).contiguous()
 
 @torch.library.custom_op('poselift::fused_attention', mutates_args=(), device_types='cpu')
 def _fused_attention(qkv:torch.Tensor, bias:Optional[torch.Tensor], token_dim:int, num_heads:int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -646,7 +657,7 @@ def _fused_attention(qkv:torch.Tensor, bias:Optional[torch.Tensor], token_dim:in
     S, C = qkv.shape[:-1], qkv.shape[-1] // 3
     o = qkv.new_empty(*S, C)                                                 # (..., C)
     stats = torch.empty(math.prod(S) * num_heads * 2, dtype=torch.float32)   # (groups, H, L, 2) flattened
-    _run_kernel('attention_forward', _attention_job(qkv, token_dim, num_heads, o, stats, bias=_float32_bias(bias)),
+    _run_kernel('attention_forward', _attention_job(qkv, token_dim, num_heads, o, stats, bias=_float32(bias)),
                 torch.get_num_threads())
     return o, stats
 
@@ -663,7 +674,7 @@ def _fused_attention_backward(qkv:torch.Tensor, bias:Optional[torch.Tensor], go:
     go = go.to(qkv.dtype).contiguous()                                       # (..., C)
     threads = torch.get_num_threads()
     sums = None if bias is None else torch.zeros(threads, qkv.shape[-1])    # (threads, 3C) one row per worker
-    _run_kernel('attention_backward', _attention_job(qkv, token_dim, num_heads, g, stats, go=go, bias=_float32_bias(bias),
+    _run_kernel('attention_backward', _attention_job(qkv, token_dim, num_heads, g, stats, go=go, bias=_float32(bias),
                                                      dbias=sums), threads)
     return g, (qkv.new_empty(0) if bias is None else sums.sum(0).to(bias.dtype))
 
@@ -707,7 +718,7 @@ def fused_attention(qkv:torch.Tensor,  # projections (..., 3C): q, k, v, each sp
     if not _fused_available(): raise RuntimeError('fused_attention: the C kernel could not be built (see the warning)')
     return _fused_attention(qkv.contiguous(), bias, a, num_heads)[0]
 
-# %% ../nbs/10_attention.ipynb #221992df
+# %% ../nbs/10_attention.ipynb #24b0a5c1
 class _BmmAttention(torch.autograd.Function):
     "CPU attention core: q, k, v (..., L, c) -> (..., L, c), saving q, k, v and the weights for backward."
     # The weights are kept transposed, pᵀ (N*H, keys, queries): the softmax then normalises over axis 1 instead of the last
@@ -749,7 +760,7 @@ class Kernels:
     "The implementations chosen for one device: see `choose_kernels`."
     attention: Callable             # attention core f(q, k, v), tensors (..., L, c)
     attention_dtype: torch.dtype | None  # least precise dtype the core computes in (promoted with the input's); None: the input's
-    fused_mlp: bool                 # C kernels for `Mlp` (bias + GELU, in-place backward) and for `layer_norm`
+    c_kernels: bool                 # C kernels for `Mlp` (bias + GELU, in-place backward) and for `layer_norm`
     fused: Callable|None = None     # f(qkv (..., 3C), token_dim, num_heads) -> (..., C), projections to merged heads; None: split heads, `attention`
 
 def choose_kernels(device_type:str, # 'cpu', 'cuda', ...
@@ -758,8 +769,8 @@ def choose_kernels(device_type:str, # 'cpu', 'cuda', ...
     "The fastest measured kernels for `device_type`: the one place where implementations are chosen."
     if device_type == 'cpu':
         fused = fused_attention if head_dim % 8 == 0 and _fused_available() else None
-        return Kernels(_attention_bmm, torch.float32, fused_mlp=_fused_available(), fused=fused)
-    return Kernels(_attention_sdpa, None, fused_mlp=False)
+        return Kernels(_attention_bmm, torch.float32, c_kernels=_fused_available(), fused=fused)
+    return Kernels(_attention_sdpa, None, c_kernels=False)
 
 def attention(q:torch.Tensor, # queries (..., L, c)
               k:torch.Tensor, # keys (..., L, c)
@@ -845,7 +856,7 @@ class Attention(nn.Module):
                 o = core(q.to(dt), k.to(dt), v.to(dt)).to(qkv.dtype)               # (N, H, L, c)
         return self.proj(_MergeHeads.apply(o))                                     # (N, L, C)
 
-# %% ../nbs/10_attention.ipynb #a9a0bc34
+# %% ../nbs/10_attention.ipynb #e7dac502
 def _autocast_args(*ts):
     "Cast tensors as autocast would cast a linear layer's arguments (no-op when autocast is off)."
     dev = ts[0].device.type
@@ -854,13 +865,12 @@ def _autocast_args(*ts):
     return tuple(t if t is None else t.to(dt) for t in ts)
 
 def _run_gelu(name:str, *args):
-    "Call the C kernel `name` (bias + GELU forward or backward) with PyTorch's thread count."
-    rc = getattr(cpu_kernel_library(), name)(*args, torch.get_num_threads())
-    if rc == 2: raise MemoryError('bias_gelu: could not allocate a row of sums')
-    if rc: raise ValueError('bias_gelu: the width must be a positive multiple of 16')
+    "Call the C kernel `name` (bias + GELU forward or backward); `args` end with the thread count."
+    _call_kernel(name, *args, bad_size='bias_gelu: the width must be a positive multiple of 16',
+                 no_memory='bias_gelu: could not allocate a row of sums')
 
 def _gelu_args(h:torch.Tensor, bias:torch.Tensor) -> tuple:
-    "Bias pointer, rows, width and storage flag of `h` (..., N) for the C kernels."
+    "Rows, width and storage flag of `h` (..., N) for the C kernels, after checking `h` and `bias`."
     assert h.is_contiguous() and h.dtype in (torch.float32, torch.bfloat16) and bias.shape == h.shape[-1:], \
         f'bias_gelu: expected contiguous float32/bfloat16 (..., N) and a bias (N), got {tuple(h.shape)} {h.dtype}, {tuple(bias.shape)}'
     return h.numel() // h.shape[-1], h.shape[-1], int(h.dtype == torch.bfloat16)
@@ -868,8 +878,8 @@ def _gelu_args(h:torch.Tensor, bias:torch.Tensor) -> tuple:
 @torch.library.custom_op('poselift::bias_gelu', mutates_args=(), device_types='cpu')
 def _bias_gelu(h:torch.Tensor, bias:torch.Tensor) -> torch.Tensor:
     "GELU(h + bias), exact (erf) GELU, over the last axis of `h` (..., N)."
-    a, b = torch.empty_like(h), _float32_bias(bias)
-    _run_gelu('bias_gelu_forward', h.data_ptr(), b.data_ptr(), a.data_ptr(), *_gelu_args(h, bias))
+    a, b = torch.empty_like(h), _float32(bias)
+    _run_gelu('bias_gelu_forward', h.data_ptr(), b.data_ptr(), a.data_ptr(), *_gelu_args(h, bias), torch.get_num_threads())
     return a
 
 @_bias_gelu.register_fake
@@ -878,16 +888,17 @@ def _(h, bias): return torch.empty_like(h)
 @torch.library.custom_op('poselift::bias_gelu_', mutates_args=('h',), device_types='cpu')
 def _bias_gelu_(h:torch.Tensor, bias:torch.Tensor) -> None:
     "h <- GELU(h + bias) in place (inference)."
-    b = _float32_bias(bias)
-    _run_gelu('bias_gelu_forward', h.data_ptr(), b.data_ptr(), h.data_ptr(), *_gelu_args(h, bias))
+    b = _float32(bias)
+    _run_gelu('bias_gelu_forward', h.data_ptr(), b.data_ptr(), h.data_ptr(), *_gelu_args(h, bias), torch.get_num_threads())
 
 @torch.library.custom_op('poselift::bias_gelu_backward_', mutates_args=('g',), device_types='cpu')
 def _bias_gelu_backward_(g:torch.Tensor, h:torch.Tensor, bias:torch.Tensor) -> torch.Tensor:
     "g <- g GELU'(h + bias) in place (the gradient of h); returns the gradient of `bias`."
     assert g.shape == h.shape and g.dtype == h.dtype and g.is_contiguous(), 'bias_gelu backward: g must be laid out as h'
     threads = torch.get_num_threads()
-    sums, b = torch.zeros(threads, h.shape[-1]), _float32_bias(bias)        # (threads, N) one row per worker
-    _run_gelu('bias_gelu_backward', g.data_ptr(), h.data_ptr(), b.data_ptr(), g.data_ptr(), sums.data_ptr(), *_gelu_args(h, bias))
+    sums, b = torch.zeros(threads, h.shape[-1]), _float32(bias)        # (threads, N) one row per worker
+    _run_gelu('bias_gelu_backward', g.data_ptr(), h.data_ptr(), b.data_ptr(), g.data_ptr(), sums.data_ptr(), *_gelu_args(h, bias),
+              threads)                                                      # the threads `sums` has rows for
     return sums.sum(0).to(bias.dtype)
 
 @_bias_gelu_backward_.register_fake
@@ -928,7 +939,7 @@ class Mlp(nn.Module):
         self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
-        if (not choose_kernels(x.device.type).fused_mlp or self.fc1.bias is None or self.fc2.bias is None
+        if (not choose_kernels(x.device.type).c_kernels or self.fc1.bias is None or self.fc2.bias is None
             or self.fc1.out_features % 16 or x.dtype not in (torch.float32, torch.bfloat16)):
             return self.fc2(self.act(self.fc1(x)))                                  # (..., C)
         if not (torch.is_grad_enabled() and (x.requires_grad or self.fc1.weight.requires_grad)):
@@ -954,7 +965,7 @@ class DropPath(nn.Module):
     def forward(self, x): return drop_path(x, self.p, self.training)
     def extra_repr(self): return f'p={self.p}'
 
-# %% ../nbs/10_attention.ipynb #17991045
+# %% ../nbs/10_attention.ipynb #d8b7ada8
 @torch.library.custom_op('poselift::layer_norm', mutates_args=(), device_types='cpu')
 def _layer_norm(x:torch.Tensor, weight:torch.Tensor, bias:torch.Tensor, eps:float, out_bf16:bool
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -963,11 +974,10 @@ def _layer_norm(x:torch.Tensor, weight:torch.Tensor, bias:torch.Tensor, eps:floa
     M = x.numel() // C
     y = torch.empty(x.shape, dtype=torch.bfloat16 if out_bf16 else x.dtype)
     mean, rstd = torch.empty(M), torch.empty(M)                                # (rows,) float32, for backward
-    w, b = _float32_bias(weight), _float32_bias(bias)
-    rc = cpu_kernel_library().layer_norm_forward(x.data_ptr(), w.data_ptr(), b.data_ptr(), y.data_ptr(), mean.data_ptr(),
-                                                rstd.data_ptr(), M, C, eps, int(x.dtype == torch.bfloat16), int(out_bf16),
-                                                torch.get_num_threads())
-    if rc: raise ValueError(f'layer_norm: the width must be a positive multiple of 16, got {C}')
+    w, b = _float32(weight), _float32(bias)
+    _call_kernel('layer_norm_forward', x.data_ptr(), w.data_ptr(), b.data_ptr(), y.data_ptr(), mean.data_ptr(), rstd.data_ptr(),
+                 M, C, eps, int(x.dtype == torch.bfloat16), int(out_bf16), torch.get_num_threads(),
+                 bad_size=f'layer_norm: the width must be a positive multiple of 16, got {C}')
     return y, mean, rstd
 
 @_layer_norm.register_fake
@@ -983,12 +993,11 @@ def _layer_norm_backward(gy:torch.Tensor, x:torch.Tensor, weight:torch.Tensor, m
     M, threads = x.numel() // C, torch.get_num_threads()
     gy = gy.contiguous() if gy.dtype in (torch.float32, torch.bfloat16) else gy.float().contiguous()
     gx, sums = torch.empty_like(x), torch.zeros(2, threads, C)                 # (weight, bias) x one row per worker
-    rc = cpu_kernel_library().layer_norm_backward(gy.data_ptr(), x.data_ptr(), _float32_bias(weight).data_ptr(),
-                                                 mean.data_ptr(), rstd.data_ptr(), gx.data_ptr(), sums[0].data_ptr(),
-                                                 sums[1].data_ptr(), M, C, int(gy.dtype == torch.bfloat16),
-                                                 int(x.dtype == torch.bfloat16), threads)
-    if rc == 2: raise MemoryError('layer_norm backward: could not allocate a row of sums')
-    if rc: raise ValueError(f'layer_norm: the width must be a positive multiple of 16, got {C}')
+    _call_kernel('layer_norm_backward', gy.data_ptr(), x.data_ptr(), _float32(weight).data_ptr(), mean.data_ptr(),
+                 rstd.data_ptr(), gx.data_ptr(), sums[0].data_ptr(), sums[1].data_ptr(), M, C, int(gy.dtype == torch.bfloat16),
+                 int(x.dtype == torch.bfloat16), threads,
+                 bad_size=f'layer_norm: the width must be a positive multiple of 16, got {C}',
+                 no_memory='layer_norm backward: could not allocate a row of sums')
     gw, gb = (sums[i].sum(0).to(weight.dtype) for i in (0, 1))                 # (C,) each, separate tensors
     return gx, gw, gb
 
@@ -1011,7 +1020,7 @@ def layer_norm(norm:nn.LayerNorm,  # the module whose weights apply (`normalized
               ) -> torch.Tensor:   # (..., C); bfloat16 under CPU bfloat16 autocast
     "`norm(x)`, with the C kernel on the CPU; under bfloat16 autocast the output is already bfloat16 for the next product."
     C = x.shape[-1]
-    if (x.device.type != 'cpu' or not choose_kernels('cpu').fused_mlp or norm.weight is None or norm.bias is None
+    if (x.device.type != 'cpu' or not choose_kernels('cpu').c_kernels or norm.weight is None or norm.bias is None
         or C % 16 or norm.normalized_shape != (C,) or x.dtype not in (torch.float32, torch.bfloat16)):
         return norm(x)
     amp = torch.is_autocast_enabled('cpu') and torch.get_autocast_dtype('cpu') == torch.bfloat16
