@@ -28,7 +28,7 @@ def attention_reference(q:torch.Tensor, # queries (..., L, c)
     w = (q @ k.transpose(-2, -1)) * scale  # (..., L, L) one row of weights per query
     return w.softmax(dim=-1) @ v           # (..., L, c)
 
-# %% ../nbs/10_attention.ipynb #5a6a0871
+# %% ../nbs/10_attention.ipynb #c1290de8
 _CPU_KERNELS_C = r'''
 // DSTformer's CPU kernels: float32 or bfloat16 storage, float32 arithmetic.
 // - Multi-head self-attention over a short token axis. One group = one sequence, all heads: its q, k, v rows (plus the
@@ -304,8 +304,8 @@ INLINE void head_backward_body(int64_t L, int64_t c, int64_t P, float scale, con
 
 // The per-head loops with the sizes as constants for DSTformer's cases (8 features per head, up to 32 tokens; backward up
 // to 24), so that the compiler unrolls them and keeps the logits in registers; other sizes run the same code with
-// run-time sizes. Measured against run-time sizes at the seed preset: forward 4-8% faster; backward at 27 tokens 4-6%
-// slower (its two sets of logits no longer fit the registers), hence backward only up to 24.
+// run-time sizes. Against run-time sizes at the seed preset (an interleaved A/B of the two builds) the forward was
+// faster, and so was the backward up to 24 tokens; at 27 its two sets of logits no longer fit the registers.
 #define WITH_CONSTANT_SIZES(body, c, P, ...)                                                                      \
     if ((c) == 8 && (P) == 1) body(L, 8, 1, __VA_ARGS__); else if ((c) == 8 && (P) == 2) body(L, 8, 2, __VA_ARGS__); \
     else if ((c) == 8 && (P) == 3) body(L, 8, 3, __VA_ARGS__); else if ((c) == 8 && (P) == 4) body(L, 8, 4, __VA_ARGS__); \
