@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Installed first when no torch is importable, so a CPU machine never downloads a CUDA build.
 # A user with a GPU installs their own torch into .venv first (or sets TORCH_SPEC).
 TORCH_SPEC ?= torch==2.13.0
-# Experiment batch run by `make reports` (see nbs/experiments/).
+# Experiment batch run by `make reports` (see nbs/experiments/); DATA=<folder or file> points its real-data runs elsewhere.
 BATCH ?= nbs/experiments/default.batch.json
 
 .PHONY: setup test reports lab export clean-nbs
@@ -31,7 +31,7 @@ test: setup
 	$(PY) .ci/test_notebooks.py
 
 reports: setup
-	$(PY) -m poselift.batch $(BATCH) --out reports
+	$(PY) -m poselift.batch $(BATCH) --out reports $(if $(DATA),--data $(DATA))
 	@echo "open reports/index.html"
 
 lab: setup

@@ -13,9 +13,10 @@ from .skeleton import H36M, N_JOINTS, check_poses, bone_lengths, rigid_bones
 
 # %% auto #0
 __all__ = ['BVH_CHANNELS', 'CMU_TO_H36M', 'CMU_UNIT_M', 'CMU_ARTICULATED_BONES', 'UP_TO_Y', 'H36M_CAMERA_SIZE', 'Motion',
-           'shared_dir', 'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'parse_bvh', 'axis_rotation',
-           'bvh_positions', 'to_h36m', 'has_converter_tpose', 'resample_positions', 'load_bvh', 'check_bvh_motion',
-           'load_bvh_folder', 'split_by_subject', 'load_amass_pickle', 'parse_h36m_source', 'load_h36m_motionbert']
+           'shared_dir', 'mocap_dir', 'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'parse_bvh',
+           'axis_rotation', 'bvh_positions', 'to_h36m', 'has_converter_tpose', 'resample_positions', 'load_bvh',
+           'check_bvh_motion', 'load_bvh_folder', 'split_by_subject', 'load_amass_pickle', 'parse_h36m_source',
+           'load_h36m_motionbert']
 
 # %% ../nbs/01_motion.ipynb #48746ca2
 @dataclass
@@ -54,15 +55,48 @@ class Motion:
         return (f'Motion({self.source or "?"}: {len(self)} frames at {self.fps:g} fps, subject {self.subject or "?"}, '
                 f'action {self.action or "?"}, {self.frame} frame)')
 
-# %% ../nbs/01_motion.ipynb #cc26db09
+# %% ../nbs/01_motion.ipynb #11866b39
 def shared_dir() -> Path:
-    "The developers' shared folder (CMU clips, MotionBERT fixtures): $POSELIFT_SHARED, else a `shared` folder beside the working directory or an ancestor."
+    "The developers' and CI's folder of test fixtures and benchmark data: $POSELIFT_SHARED, else a `shared` folder beside the working directory, the package or an ancestor."
     import os
-    if 'POSELIFT_SHARED' in os.environ: return Path(os.environ['POSELIFT_SHARED'])
+    if os.environ.get('POSELIFT_SHARED'): return Path(os.environ['POSELIFT_SHARED'])
     here = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()   # the package, when imported
     for d in dict.fromkeys([Path.cwd(), *Path.cwd().parents, here, *here.parents]):
         if (d / 'shared' / 'data').is_dir(): return d / 'shared'
-    raise FileNotFoundError(f'no shared/ folder (with data/) beside {Path.cwd()}, the package or their parents; set POSELIFT_SHARED')
+    raise FileNotFoundError(f'no shared/ folder (with data/) beside {Path.cwd()}, the package or their parents: it holds the '
+                            'test fixtures and benchmark data of developers and CI; set POSELIFT_SHARED to use one elsewhere')
+
+# %% ../nbs/01_motion.ipynb #74a4f755
+_MOCAP_HINT = ("put the CMU BVH files (the subject sub-folders 01/, 02/, ... of cgspeed.com's MotionBuilder-friendly BVH "
+              "conversion of mocap.cs.cmu.edu) under data/mocap/ of the repository (see data/README.md), "
+              "or set POSELIFT_MOCAP to their folder, or pass the folder")
+
+def _mocap_search() -> list:
+    "Where `mocap_dir` looks by default: `data/mocap` of the repository and of the working directory and its parents, then the shared folder's."
+    import poselift
+    repo = Path(poselift.__file__).resolve().parent.parent                   # the folder holding the package
+    found = [d / 'data' / 'mocap' for d in (repo, Path.cwd(), *Path.cwd().parents)]
+    try: found.append(shared_dir() / 'data' / 'mocap')
+    except FileNotFoundError: pass
+    return list(dict.fromkeys(found))
+
+def mocap_dir(folder:str|Path|None=None, # a folder of BVH files to use (must exist); None: look for one
+              search:list|None=None, # candidate folders in order; None: `_mocap_search()`, the real places
+             ) -> Path:
+    "The folder of CMU BVH clips: `folder`, else $POSELIFT_MOCAP, else the first of `search` holding .bvh files."
+    import os
+    if folder:
+        if not Path(folder).is_dir(): raise FileNotFoundError(f'{folder}: no such folder of CMU BVH clips; {_MOCAP_HINT}')
+        return Path(folder)
+    if os.environ.get('POSELIFT_MOCAP'):
+        env = Path(os.environ['POSELIFT_MOCAP'])
+        if not env.is_dir(): raise FileNotFoundError(f'POSELIFT_MOCAP={env}: no such folder of CMU BVH clips; {_MOCAP_HINT}')
+        return env
+    search = _mocap_search() if search is None else [Path(d) for d in search]
+    for d in search:
+        if d.is_dir() and next(d.rglob('*.bvh'), None): return d
+    looked = ''.join(f'\n  {d}' for d in ['$POSELIFT_MOCAP (not set)', *search])
+    raise FileNotFoundError(f'no CMU BVH data found; looked in:{looked}\nTo use it, {_MOCAP_HINT}.')
 
 # %% ../nbs/01_motion.ipynb #0b4c1396
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
