@@ -45,11 +45,13 @@ def main():
     ap.add_argument('paths', nargs='*', default=[str(ROOT / 'nbs')])
     ap.add_argument('--workers', type=int, default=int(os.environ.get('NB_WORKERS', 2)))
     ap.add_argument('--timeout', type=int, default=1200, help='seconds per notebook')
-    ap.add_argument('--skip-flags', nargs='*', default=['notest'])
+    ap.add_argument('--skip-flags', nargs='*', default=['notest', 'gpu', 'benchmark'],
+                    help='cells with these nbdev flags are not run (gpu: needs CUDA; benchmark: timings)')
     a = ap.parse_args()
     global THREADS
     THREADS = max(1, (os.cpu_count() or 1) // max(1, a.workers))
     nbs = find_notebooks(a.paths)
+    print(f"skipping cells flagged: {', '.join(a.skip_flags) or 'none'}", flush=True)
     if not nbs: sys.exit('no notebooks found under ' + ' '.join(a.paths))
     passed, failed, t0 = 0, [], time.time()
     with ThreadPoolExecutor(a.workers) as ex:
