@@ -285,6 +285,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'poselift.model.load_strict': ('model.html#load_strict', 'poselift/model.py'),
                                 'poselift.model.motionbert_config': ('model.html#motionbert_config', 'poselift/model.py'),
                                 'poselift.model.motionbert_state_dict': ('model.html#motionbert_state_dict', 'poselift/model.py'),
+                                'poselift.model.normalize_2d': ('model.html#normalize_2d', 'poselift/model.py'),
                                 'poselift.model.parameter_count': ('model.html#parameter_count', 'poselift/model.py'),
                                 'poselift.model.preset': ('model.html#preset', 'poselift/model.py'),
                                 'poselift.model.read_checkpoint': ('model.html#read_checkpoint', 'poselift/model.py'),

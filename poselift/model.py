@@ -15,12 +15,14 @@ from .skeleton import N_JOINTS, check_poses
 from .attention import STBlock, TSBlock
 
 # %% auto #0
-__all__ = ['FUSIONS', 'STREAMS', 'PRESETS', 'CHECK_FINITE', 'ModelConfig', 'preset', 'parameter_count', 'DSTFormer',
-           'read_checkpoint', 'motionbert_state_dict', 'motionbert_config', 'load_strict', 'save_checkpoint',
-           'config_from_dict', 'load_model', 'replace_head', 'freeze_backbone', 'unfreeze', 'count_parameters']
+__all__ = ['FUSIONS', 'INPUT_NORMS', 'STREAMS', 'PRESETS', 'CHECK_FINITE', 'ModelConfig', 'preset', 'parameter_count',
+           'normalize_2d', 'DSTFormer', 'read_checkpoint', 'motionbert_state_dict', 'motionbert_config', 'load_strict',
+           'save_checkpoint', 'config_from_dict', 'load_model', 'replace_head', 'freeze_backbone', 'unfreeze',
+           'count_parameters']
 
-# %% ../nbs/11_model.ipynb #afb2e572
+# %% ../nbs/11_model.ipynb #0c682a10
 FUSIONS = ('learned', 'mean')
+INPUT_NORMS = ('none', 'clip', 'frame')   # how the model normalises its 2D input first (see `normalize_2d`)
 STREAMS = ('both', 'st', 'ts')
 
 @dataclass(frozen=True)
@@ -41,8 +43,10 @@ class ModelConfig:
     streams: str = 'both'         # 'both': ST and TS in parallel; 'st' or 'ts': that stream alone (ablations)
     head_hidden: int = 0          # 0: head = Linear(R, dim_out), MotionBERT's; > 0: Linear(R, h)-ReLU-Linear(h, dim_out), the seed's
     checkpointing: bool = False   # gradient checkpointing over each block pair when training (less memory, ~1/3 more compute)
+    input_norm: str = 'none'      # 'none' (MotionBERT's): the 2D as given; 'clip': centred and scaled per clip (`normalize_2d`)
 
     def __post_init__(self):
+        if self.input_norm not in INPUT_NORMS: raise ValueError(f'ModelConfig.input_norm: expected one of {INPUT_NORMS}, got {self.input_norm!r}')
         if self.fusion not in FUSIONS: raise ValueError(f'ModelConfig.fusion: expected one of {FUSIONS}, got {self.fusion!r}')
         if self.streams not in STREAMS: raise ValueError(f'ModelConfig.streams: expected one of {STREAMS}, got {self.streams!r}')
         for f in ('dim_in', 'dim_out', 'dim_feat', 'dim_rep', 'depth', 'num_heads', 'maxlen', 'n_joints'):
@@ -83,7 +87,21 @@ def parameter_count(cfg:ModelConfig) -> int:
     embed = linear(cfg.dim_in, C) + cfg.n_joints * C + cfg.maxlen * C   # joints_embed, pos_embed, temp_embed
     return embed + cfg.depth * (n_streams * block + fusion) + 2 * C + linear(C, R) + head
 
-# %% ../nbs/11_model.ipynb #7ed38fcd
+# %% ../nbs/11_model.ipynb #4393c4e6
+def normalize_2d(x:torch.Tensor, # (B, T, J, C): x, y first, then (if C = 3) the confidence
+                 over:str='clip', # 'clip': one centre and scale per clip; 'frame': per frame
+                 eps:float=1e-6) -> torch.Tensor: # floor of the weights' sum and of the scale
+    "2D centred on its confidence-weighted mean over joints (and frames, `over='clip'`) and divided by the weighted RMS distance from it."
+    assert x.ndim == 4 and x.shape[-1] >= 2, f'normalize_2d: expected (B, T, J, C >= 2), got {tuple(x.shape)}'
+    xy = x[..., :2]
+    w = x[..., 2:3].clamp_min(0) if x.shape[-1] >= 3 else torch.ones_like(x[..., :1])   # (B, T, J, 1)
+    dims = (1, 2) if over == 'clip' else (2,)
+    wsum = w.sum(dims, keepdim=True).clamp_min(eps)                                   # (B, 1|T, 1, 1)
+    centre = (xy * w).sum(dims, keepdim=True) / wsum                                  # (B, 1|T, 1, 2)
+    scale = ((((xy - centre) ** 2).sum(-1, keepdim=True) * w).sum(dims, keepdim=True) / wsum).sqrt().clamp_min(eps)
+    return torch.cat([(xy - centre) / scale, x[..., 2:]], -1)
+
+# %% ../nbs/11_model.ipynb #d71747fd
 def _init_weights(m:nn.Module):
     "MotionBERT's initialisation for one module: truncated normal linear weights, zero biases, unit LayerNorms."
     if isinstance(m, nn.Linear):
@@ -171,6 +189,7 @@ class DSTFormer(nn.Module):
         self.check_input(x)
         T = x.shape[1]
         x = x.to(self.pos_embed.dtype)
+        if self.cfg.input_norm != 'none': x = normalize_2d(x, self.cfg.input_norm)
         x = self.joints_embed(x) + self.pos_embed + self.temp_embed[:, :T]           # (B, T, J, C)
         use_ckpt = self.cfg.checkpointing and self.training and torch.is_grad_enabled()
         for i in range(self.cfg.depth):

@@ -24,7 +24,7 @@ __all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'RESU
            'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'default_callbacks',
            'init_distributed', 'build_model', 'load_trained', 'train']
 
-# %% ../nbs/30_train.ipynb #c49b1d37
+# %% ../nbs/30_train.ipynb #e8faa44d
 SCHEDULES = ('constant', 'exponential', 'cosine')
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 PARAM_GROUPS = ('head', 'norm')   # named parameter groups that `TrainConfig.group_lr` can give their own learning rate
@@ -32,7 +32,7 @@ PARAM_GROUPS = ('head', 'norm')   # named parameter groups that `TrainConfig.gro
 @dataclass
 class TrainConfig:
     "How to train: budget, optimiser, schedule, precision, validation and checkpoints."
-    epochs:int|None = 10              # budget in epochs; None: no epoch limit (set max_steps or max_minutes)
+    epochs:int|None = 10              # budget in epochs; None (or 0, for TOML): no epoch limit (set max_steps or max_minutes)
     max_steps:int|None = None         # budget in optimiser steps; None: no step limit
     max_minutes:float|None = None     # budget in wall-clock minutes (training and validation); None: no time limit
     batch_size:int = 32               # windows per optimiser step, over all processes and micro-batches
@@ -42,13 +42,13 @@ class TrainConfig:
     eps:float = 1e-8                  # AdamW epsilon
     weight_decay:float = 1e-4         # AdamW weight decay (MotionBERT: 0.01)
     group_lr:dict = field(default_factory=dict)  # own learning rates of named groups, e.g. {'head': 1e-3, 'norm': 5e-4} (the seed's fine-tuning)
-    clip_grad:float|None = 1.0        # largest global gradient norm; None: no clipping (MotionBERT clips nothing)
+    clip_grad:float|None = 1.0        # largest global gradient norm; None or 0: no clipping (MotionBERT clips nothing)
     schedule:str = 'cosine'           # 'constant'; 'exponential': × lr_decay per epoch (MotionBERT); 'cosine': warm-up then cosine over the budget
     lr_decay:float = 0.99             # 'exponential': factor per epoch
     warmup_steps:int = 0              # 'cosine': steps of linear warm-up from 0
     min_lr_ratio:float = 0.0          # 'cosine': final learning rate / lr
     val_every:int = 1                 # validate every this many epochs (and at the end)
-    patience:int|None = None          # early stopping: validations without a lower MPJPE before stopping; None: never
+    patience:int|None = None          # early stopping: validations without a lower MPJPE before stopping; None or 0: never
     checkpoint_every:int = 5          # keep `epoch_NNNN.pt` every this many epochs; 0: none
     save_every_steps:int = 0          # also write `last.pt` every this many steps (resume mid-epoch); 0: at epoch ends only
     keep_best:int = 3                 # checkpoints kept by validation MPJPE (`best.pt` is the best of them)
@@ -62,6 +62,7 @@ class TrainConfig:
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
+        if self.epochs == 0: self.epochs = None
         if self.epochs is None and self.max_steps is None and self.max_minutes is None:
             raise ValueError('TrainConfig: no budget: set epochs, max_steps or max_minutes')
         for k in ('epochs', 'max_steps'):
@@ -517,7 +518,7 @@ def init_distributed(device:str='auto') -> tuple: # TrainConfig.device: NCCL for
         torch.distributed.init_process_group('nccl' if cuda else 'gloo')
     return torch.distributed.get_rank(), torch.distributed.get_world_size()
 
-# %% ../nbs/30_train.ipynb #8e8b1e07
+# %% ../nbs/30_train.ipynb #904e04a5
 def _differences(a:dict, b:dict, prefix='') -> list:
     "Keys whose values differ between two nested dicts, as dotted names."
     out = []
@@ -575,6 +576,7 @@ def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seede
     if resume:
         if out is None: raise ValueError('train: resume needs out_dir')
         ck = read_checkpoint(out / 'last.pt')
+        if ck.get('format') != 'poselift-train/1': raise ValueError(f'{out / "last.pt"}: not a poselift training checkpoint (keys {sorted(ck)[:6]}); cannot resume')
         stored = {'kind': ck.get('kind'), 'config': ck.get('config'), 'data': ck.get('data'), 'task': ck.get('task'),
                   'train': {k: v for k, v in (ck.get('train') or {}).items() if k not in RESUME_CAN_CHANGE}}
         now = {'kind': type(model).__name__, 'config': asdict(model_cfg), 'data': meta['data'], 'task': task.state(),
