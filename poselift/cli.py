@@ -20,7 +20,7 @@ from .tasks import Masked2DTask, finetune_model, FINETUNE_MODES
 __all__ = ['DATA_KEYS', 'MODEL_KEYS', 'MODEL_CONFIGS', 'TASKS', 'TASK_KEYS', 'SECTIONS', 'COMMANDS', 'check_run_config',
            'build_configs', 'apply_overrides', 'read_config_file', 'train_run', 'train_main', 'evaluate_main', 'main']
 
-# %% ../nbs/95_cli.ipynb #50c32382
+# %% ../nbs/95_cli.ipynb #e2fc0c90
 DATA_KEYS = {  # [data] keys that are not DataConfig fields
     'source': 'synthetic',      # 'synthetic', 'cmu' (the CMU clips `poselift.motion.mocap_dir` finds), a folder of BVH files (subject sub-folders), a .bvh file, an AMASS or Human3.6M pickle
     'format': 'auto',           # `poselift.data.load_motions`'s format
@@ -33,7 +33,7 @@ MODEL_KEYS = {  # [model] keys that are not fields of the model's config
     'preset': 'seed',           # dstformer: the `poselift.model.PRESETS` entry the fields change
     'init_from': '',            # start from this checkpoint (poselift's or MotionBERT's) and fine-tune; no other fields then
     'finetune': 'full',         # with init_from: 'full', 'partial' (head + LayerNorms) or 'head' (backbone frozen)
-    'head_hidden': None,        # with init_from: a new head of this hidden width (0: one Linear); None: keep a 3D head
+    'head_hidden': None,        # DSTFormer head's hidden width (0: one Linear); with init_from: a new head of this width, None keeps a 3D head
 }
 MODEL_CONFIGS = {'dstformer': ModelConfig, 'mlp': MLPConfig}
 TASKS = {'lift': LiftTask, 'masked_2d': Masked2DTask}
@@ -46,7 +46,7 @@ def _suggest(name:str, known) -> str:
 
 def check_run_config(raw:dict, # sections as read from TOML / JSON
                      where:str='config') -> dict: # what to call it in errors
-    "The run configuration with defaults filled in and every key checked: `{data, model, train, loss}` of plain values."
+    "The run configuration with defaults filled in and every key checked: `{data, model, train, loss, task}` of plain values."
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown: raise ValueError(f'{where}: unknown section [{unknown[0]}]{_suggest(unknown[0], SECTIONS)}; sections: {list(SECTIONS)}')
     out = {}
@@ -83,8 +83,11 @@ def build_configs(run:dict) -> tuple:
     rm = run['model']
     m = {k: v for k, v in rm.items() if k not in MODEL_KEYS}
     if rm['init_from']: model_cfg = None
-    elif rm['kind'] == 'mlp': model_cfg = MLPConfig(**m)
+    elif rm['kind'] == 'mlp':
+        if rm['head_hidden'] is not None: raise ValueError("model.head_hidden: the MLP's head is one Linear layer")
+        model_cfg = MLPConfig(**m)
     else:
+        if rm['head_hidden'] is not None: m['head_hidden'] = rm['head_hidden']
         m.setdefault('maxlen', max(PRESETS[rm['preset']].maxlen, data_cfg.n_frames))
         model_cfg = preset(rm['preset'], **m)
     return model_cfg, data_cfg, TrainConfig(**run['train']), LossConfig(**run['loss'])
