@@ -18,7 +18,8 @@ from .tasks import Masked2DTask, finetune_model, FINETUNE_MODES
 
 # %% auto #0
 __all__ = ['DATA_KEYS', 'MODEL_KEYS', 'MODEL_CONFIGS', 'TASKS', 'TASK_KEYS', 'SECTIONS', 'COMMANDS', 'check_run_config',
-           'build_configs', 'apply_overrides', 'read_config_file', 'train_run', 'train_main', 'evaluate_main', 'main']
+           'build_configs', 'apply_overrides', 'read_config_file', 'train_run', 'train_main', 'evaluate_main',
+           'lift_main', 'batch_main', 'main']
 
 # %% ../nbs/95_cli.ipynb #e2fc0c90
 DATA_KEYS = {  # [data] keys that are not DataConfig fields
@@ -180,14 +181,24 @@ def evaluate_main(argv:list|None=None): # command-line arguments after `evaluate
     print_summary(summary)
     return summary
 
-# %% ../nbs/95_cli.ipynb #5c17cc98
-COMMANDS = {'train': train_main, 'evaluate': evaluate_main}
+# %% ../nbs/95_cli.ipynb #52e84e52
+def lift_main(argv:list|None=None): # command-line arguments after `lift`
+    "`poselift lift KEYPOINTS --checkpoint CKPT --out OUT.npy [--html OUT.html] ...`: 2D keypoints of your own to 3D poses"
+    from poselift.lift import lift_main
+    return lift_main(argv)
+
+def batch_main(argv:list|None=None): # command-line arguments after `batch`
+    "`poselift batch FILE [--out reports] [--only NAME ...] [--force] [--data PATH]`: run an experiment batch"
+    from poselift.batch import main
+    return main(argv)
+
+COMMANDS = {'train': train_main, 'evaluate': evaluate_main, 'lift': lift_main, 'batch': batch_main}
 
 def main(argv:list|None=None):
     "`poselift COMMAND ...`"
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
-        print('usage: poselift {train,evaluate} ...\n\n' + '\n'.join(f'  {k:9} {f.__doc__}' for k, f in COMMANDS.items())); return
+        print(f'usage: poselift {{{",".join(COMMANDS)}}} ...\n\n' + '\n'.join(f'  {k:9} {f.__doc__}' for k, f in COMMANDS.items())); return
     if argv[0] not in COMMANDS: sys.exit(f"poselift: unknown command {argv[0]!r}{_suggest(argv[0], COMMANDS)}; commands: {', '.join(COMMANDS)}")
     try: COMMANDS[argv[0]](argv[1:])
     except (ValueError, FileNotFoundError, FileExistsError, TypeError) as e:
