@@ -317,7 +317,7 @@ class PoseWindows(torch.utils.data.Dataset):
         return (f'PoseWindows({len(self)} windows of {self.cfg.n_frames} frames from {len(self.motions)} motions, '
                 f'{len(self.views)} views, cameras {self.cfg.cameras!r}, epoch {self.epoch})')
 
-# %% ../nbs/04_data.ipynb #cc537247
+# %% ../nbs/04_data.ipynb #644056e5
 class WindowBatches(torch.utils.data.Sampler):
     "Lists of item indices for `PoseWindows`: the epoch's shuffle (from the dataset's seed and epoch) cut into batches."
     def __init__(self, ds:PoseWindows, # the dataset, read for its length, seed and current epoch
@@ -344,10 +344,11 @@ def window_loader(ds:PoseWindows, # the dataset
                   batch_size:int=64, # items per batch
                   shuffle:bool=True, # a new order each epoch (call `ds.set_epoch`)
                   drop_last:bool=False, # drop a last, smaller batch
+                  batches=None, # the batches to load (lists of item indices), e.g. one process's shares; None: `WindowBatches`
                   **kwargs): # more `DataLoader` arguments: num_workers, pin_memory, ...
     "A `DataLoader` of collated batches made by `PoseWindows.get_batch`."
-    return torch.utils.data.DataLoader(ds, sampler=WindowBatches(ds, batch_size, shuffle, drop_last), batch_size=None,
-                                       collate_fn=_as_is, **kwargs)
+    batches = WindowBatches(ds, batch_size, shuffle, drop_last) if batches is None else batches
+    return torch.utils.data.DataLoader(ds, sampler=batches, batch_size=None, collate_fn=_as_is, **kwargs)
 
 # %% ../nbs/04_data.ipynb #697931b9
 def data_config_to_dict(cfg:DataConfig) -> dict:

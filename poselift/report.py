@@ -18,8 +18,8 @@ from .batch import write_metrics, _environment
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'predict_clip',
-           'pose_player', 'show_player', 'html_page', 'plot_curves', 'plot_joint_errors', 'plot_poses', 'plot_2d',
-           'attention_maps', 'plot_attention', 'plot_fusion', 'throughput']
+           'pose_player', 'show_player', 'html_page', 'plot_curves', 'plot_joint_errors', 'draw_bones', 'plot_poses',
+           'plot_2d', 'attention_maps', 'plot_attention', 'plot_fusion', 'throughput']
 
 # %% ../nbs/38_report.ipynb #5a68965a
 def data_hash(motions:list) -> str: # `Motion`s
@@ -102,13 +102,14 @@ def header_html(parameters:dict, info:dict) -> str:
     return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p><p style="font-size:.9em">{facts}</p>'
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
 
-# %% ../nbs/38_report.ipynb #6cd45fcd
+# %% ../nbs/38_report.ipynb #3a49d780
 def train_and_score(config, # a run configuration file (TOML or JSON), or its sections as a dict
                     flags:list, # `poselift train` flags, e.g. ['--train.max_steps=100', '--model.depth=4']
                     out, # the run's folder (replaced if it exists: it belongs to this run)
-                    scored:list|None=None, # `Motion`s scored on every frame (the validation subjects); None: no scoring
+                    scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
                     checkpoint:str='best.pt', # which checkpoint is scored
-                   ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner'}
+                    reuse:bool=False, # keep a run finished in `out` with the same configuration instead of training again
+                   ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
     "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`."
     import shutil
     from poselift.cli import read_config_file, apply_overrides, check_run_config, train_run
@@ -116,14 +117,20 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
     raw = read_config_file(config) if not isinstance(config, dict) else {k: dict(v) for k, v in config.items()}
     if any(f.startswith('--model.init_from=') and f != '--model.init_from=""' for f in flags): raw['model'] = {}   # the checkpoint gives the model
     run, out = check_run_config(apply_overrides(raw, list(flags))), Path(out)
-    if out.exists(): shutil.rmtree(out)
-    t0 = time.time(); learner = train_run(run, out); seconds = time.time() - t0
+    finished = (reuse and (out / checkpoint).exists() and (out / 'config.json').exists()
+                and json.loads((out / 'config.json').read_text()) == json.loads(json.dumps(run)))
+    learner = None
+    if not finished:
+        if out.exists(): shutil.rmtree(out)                             # the run's own folder, made anew
+        learner = train_run(run, out)
+    curves = pd.read_csv(out / 'metrics.csv')
     commands = [f'poselift train --config {config} --out {out} ' + ' '.join(flags) if not isinstance(config, dict) else '']
     summary = None
-    if scored:
+    if scored is not None:
         summary = evaluate_checkpoint(out / checkpoint, scored, out / 'evaluation.json')
-        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data <the {len(scored)} scored clips> --out {out / "evaluation.json"}')
-    return dict(summary=summary, curves=pd.read_csv(out / 'metrics.csv'), seconds=seconds, commands=commands, learner=learner)
+        where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
+        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {out / "evaluation.json"}')
+    return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
 
 # %% ../nbs/38_report.ipynb #1ea946b2
 def predict_clip(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)
@@ -220,7 +227,7 @@ def html_page(title:str, # page title
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
             f'<body style="font-family:system-ui,sans-serif;margin:2em">{body}</body></html>')
 
-# %% ../nbs/38_report.ipynb #59b83abb
+# %% ../nbs/38_report.ipynb #7a954d1b
 def _suptitle(fig, title:str, label:str):
     fig.suptitle(title + (f'\n{label}' if label else ''), fontsize=10)
 
@@ -251,11 +258,19 @@ def plot_joint_errors(per_joint:dict, # name -> {joint: MPJPE mm} (e.g. `metrics
     _suptitle(ax.figure, title, label); ax.figure.tight_layout()
     return ax.figure
 
+def draw_bones(ax, # a 2D or 3D matplotlib axis
+               points:np.ndarray, # (J, 2) or (J, 3): one pose in the axis' coordinates
+               color:str='k', # a colour, or 'sides': right limbs red, left blue, the rest black
+               name:str|None=None, # a legend entry for the skeleton, or None
+               lw:float=2): # line width
+    "Draw the bones of one H36M-17 pose as lines on `ax`."
+    side = lambda j: 'tab:red' if j in H36M.right else 'tab:blue' if j in H36M.left else 'k'
+    for j, p in H36M.bones: ax.plot(*points[[j, p]].T, color=side(j) if color == 'sides' else color, lw=lw)
+    if name is not None: ax.plot([], [], color='k' if color == 'sides' else color, label=name)
+
 def _draw_skeleton(ax, pose:np.ndarray, color:str, name:str):
     "One pose (J, 3) in the camera frame on a 3D axis, y drawn up."
-    x, y, z = pose[:, 0], -pose[:, 2], -pose[:, 1]                    # camera frame -> (right, depth, up)
-    for j, p in H36M.bones: ax.plot([x[j], x[p]], [y[j], y[p]], [z[j], z[p]], color=color, lw=2)
-    ax.plot([], [], color=color, label=name)
+    draw_bones(ax, np.stack([pose[:, 0], -pose[:, 2], -pose[:, 1]], 1), color, name)   # camera frame -> (right, depth, up)
 
 def plot_poses(clips:dict, # name -> (T, J, 3) poses in the camera frame, metres (e.g. predicted, true)
                frames:list, # frame indices to show
@@ -274,7 +289,7 @@ def plot_poses(clips:dict, # name -> (T, J, 3) poses in the camera frame, metres
     _suptitle(fig, title, label); fig.tight_layout()
     return fig
 
-# %% ../nbs/38_report.ipynb #2ad48144
+# %% ../nbs/38_report.ipynb #942d60bd
 def plot_2d(clips:dict, # name -> (T, J, 2) keypoints in normalised image coordinates (x right, y down)
             frames:list, # frame indices to show
             label:str='', title:str='2D keypoints'):
@@ -283,9 +298,7 @@ def plot_2d(clips:dict, # name -> (T, J, 2) keypoints in normalised image coordi
     fig, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 3.4), squeeze=False)
     for ax, f in zip(axes[0], frames):
         for (name, c), col in zip(clips.items(), colors):
-            p = np.asarray(c[f])
-            for j, q in H36M.bones: ax.plot(p[[j, q], 0], p[[j, q], 1], color=col, lw=2)
-            ax.plot([], [], color=col, label=name)
+            draw_bones(ax, np.asarray(c[f]), col, name)
         ax.invert_yaxis(); ax.set_aspect('equal', adjustable='datalim'); ax.set_title(f'frame {f}', fontsize=9)
         ax.set_xlabel('x (normalised)', fontsize=8); ax.tick_params(labelsize=7)
     axes[0][0].set_ylabel('y (normalised, down)', fontsize=8); axes[0][0].legend(fontsize=7)
