@@ -17,9 +17,9 @@ from .attention import Attention
 from .batch import write_metrics, _environment
 
 # %% auto #0
-__all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'predict_clip',
-           'pose_player', 'show_player', 'html_page', 'plot_curves', 'plot_joint_errors', 'draw_bones', 'plot_poses',
-           'plot_2d', 'attention_maps', 'plot_attention', 'plot_fusion', 'throughput']
+__all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data',
+           'predict_clip', 'pose_player', 'show_player', 'html_page', 'plot_curves', 'plot_joint_errors', 'draw_bones',
+           'plot_poses', 'plot_2d', 'attention_maps', 'plot_attention', 'plot_fusion', 'throughput']
 
 # %% ../nbs/38_report.ipynb #5a68965a
 def data_hash(motions:list) -> str: # `Motion`s
@@ -102,13 +102,13 @@ def header_html(parameters:dict, info:dict) -> str:
     return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p><p style="font-size:.9em">{facts}</p>'
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
 
-# %% ../nbs/38_report.ipynb #3a49d780
+# %% ../nbs/38_report.ipynb #44d453fa
 def train_and_score(config, # a run configuration file (TOML or JSON), or its sections as a dict
                     flags:list, # `poselift train` flags, e.g. ['--train.max_steps=100', '--model.depth=4']
                     out, # the run's folder (replaced if it exists: it belongs to this run)
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
                     checkpoint:str='best.pt', # which checkpoint is scored
-                    reuse:bool=False, # keep a run finished in `out` with the same configuration instead of training again
+                    reuse:bool=False, # keep a run finished in `out` with the same configuration (and its scores on the same data path)
                    ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
     "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`."
     import shutil
@@ -125,12 +125,32 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
         learner = train_run(run, out)
     curves = pd.read_csv(out / 'metrics.csv')
     commands = [f'poselift train --config {config} --out {out} ' + ' '.join(flags) if not isinstance(config, dict) else '']
-    summary = None
+    summary, kept = None, out / 'evaluation.json'
     if scored is not None:
-        summary = evaluate_checkpoint(out / checkpoint, scored, out / 'evaluation.json')
+        if finished and isinstance(scored, (str, Path)) and kept.exists() and kept.stat().st_mtime >= (out / checkpoint).stat().st_mtime:
+            summary = json.loads(kept.read_text())                     # this checkpoint, scored on this data path before
+            if (summary.get('checkpoint'), summary.get('data')) != (str(out / checkpoint), str(scored)): summary = None
+        if summary is None: summary = evaluate_checkpoint(out / checkpoint, scored, kept)
         where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
         commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {out / "evaluation.json"}')
     return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
+
+# %% ../nbs/38_report.ipynb #cd6b8009
+def experiment_data(source:str, # 'synthetic', 'cmu' (the CMU clips `poselift.motion.mocap_dir` finds), or a folder or file of motions
+                    mocap_dir:str='', # source 'cmu': the folder of the CMU clips; '': found by `poselift.motion.mocap_dir`
+                    val_subjects=(), # the held-out subjects
+                   ) -> tuple: # (data: what `--data.source` gets, motions, held-out motions, scored: a folder or the held-out motions)
+    "What an experiment reads: its data, every motion, the held-out subjects' motions and what is scored."
+    from poselift.data import load_motions
+    from poselift.motion import mocap_dir as find_mocap_dir
+    data = str(find_mocap_dir(mocap_dir or None)) if source == 'cmu' else str(source)
+    motions = load_motions(data)
+    subjects = [str(s) for s in val_subjects]
+    held_out = [m for m in motions if m.subject in subjects]
+    if subjects and not held_out:
+        raise ValueError(f'no motions of the held-out subjects {subjects} in {data}; its subjects: {sorted({m.subject for m in motions})}')
+    folder = Path(data) / subjects[0] if len(subjects) == 1 else None
+    return data, motions, held_out, (str(folder) if folder is not None and folder.is_dir() else held_out)
 
 # %% ../nbs/38_report.ipynb #1ea946b2
 def predict_clip(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)

@@ -22,9 +22,9 @@ from .files import atomic_write, atomic_link
 # %% auto #0
 __all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'RESUME_CAN_CHANGE', 'MODEL_KINDS', 'TrainConfig',
            'exponential_factor', 'warmup_cosine_factor', 'lr_factor', 'NonFiniteLoss', 'LiftTask', 'validation_config',
-           'validate', 'Callback', 'StopTraining', 'param_groups', 'Learner', 'Validation', 'MetricsTable',
-           'EarlyStopping', 'Checkpoints', 'Progress', 'default_callbacks', 'init_distributed', 'build_model',
-           'load_trained', 'train']
+           'validate', 'Callback', 'StopTraining', 'norm_parameter_names', 'param_groups', 'Learner', 'Validation',
+           'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'default_callbacks', 'init_distributed',
+           'build_model', 'load_trained', 'train']
 
 # %% ../nbs/30_train.ipynb #e8faa44d
 SCHEDULES = ('constant', 'exponential', 'cosine')
@@ -164,7 +164,7 @@ def validate(model:nn.Module, # the model (any wrapper: called as model(x))
     n = max(sums[2].item(), 1)
     return {'val_mpjpe': 1000 * sums[0].item() / n, 'val_p_mpjpe': 1000 * sums[1].item() / n, 'val_frames': int(sums[2].item())}
 
-# %% ../nbs/30_train.ipynb #412a3896
+# %% ../nbs/30_train.ipynb #23c4642a
 class Callback:
     "Something that happens around the loop; override any of the event methods. Lower `order` runs first."
     order = 0
@@ -184,11 +184,15 @@ def _device(name:str) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"TrainConfig.device {name!r}: CUDA is not available here")
     return d
 
+def norm_parameter_names(model:nn.Module) -> set: # the model
+    "Names of the normalisation layers' parameters (LayerNorm, BatchNorm): the 'norm' group, and what partial fine-tuning trains."
+    return {f'{n}.{p}' for n, m in model.named_modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)) for p, _ in m.named_parameters(recurse=False)}
+
 def param_groups(model:nn.Module, # the model (parameters with requires_grad only)
                  lr:float, # learning rate of parameters in no named group
                  group_lr:dict) -> list: # {'head': lr, 'norm': lr}: named groups with their own rate
     "AdamW parameter groups: 'head' (`head.*`), 'norm' (LayerNorm weights) when given a rate in `group_lr`, and 'rest'."
-    norms = {f'{n}.{p}' for n, m in model.named_modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)) for p, _ in m.named_parameters(recurse=False)}
+    norms = norm_parameter_names(model)
     def group(name):
         if 'head' in group_lr and name.startswith('head.'): return 'head'
         if 'norm' in group_lr and name in norms: return 'norm'
