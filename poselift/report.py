@@ -102,7 +102,7 @@ def header_html(parameters:dict, info:dict) -> str:
     return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p><p style="font-size:.9em">{facts}</p>'
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
 
-# %% ../nbs/38_report.ipynb #44d453fa
+# %% ../nbs/38_report.ipynb #be76c780
 def train_and_score(config, # a run configuration file (TOML or JSON), or its sections as a dict
                     flags:list, # `poselift train` flags, e.g. ['--train.max_steps=100', '--model.depth=4']
                     out, # the run's folder (replaced if it exists: it belongs to this run)
@@ -132,7 +132,7 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
             if (summary.get('checkpoint'), summary.get('data')) != (str(out / checkpoint), str(scored)): summary = None
         if summary is None: summary = evaluate_checkpoint(out / checkpoint, scored, kept)
         where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
-        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {out / "evaluation.json"}')
+        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {kept}')
     return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
 
 # %% ../nbs/38_report.ipynb #cd6b8009
