@@ -12,7 +12,7 @@ from .files import atomic_write
 # %% auto #0
 __all__ = ['BATCH_KEYS', 'RUN_KEYS', 'HEADLINE', 'BatchError', 'Run', 'Batch', 'batch_name', 'expand_grid', 'read_batch',
            'notebook_parameters', 'check_parameters', 'data_problem', 'with_data', 'run_references', 'resolve',
-           'run_hash', 'Job', 'plan_batch', 'write_metrics', 'render_report', 'run_job', 'comparison_plot',
+           'run_hash', 'Job', 'plan_batch', 'write_metrics', 'render_report', 'run_job', 'cpu_name', 'comparison_plot',
            'write_index', 'write_top_index', 'run_batch', 'main']
 
 # %% ../nbs/90_batch.ipynb #02d9db3e
@@ -337,6 +337,14 @@ def run_job(job:Job, # from `plan_batch`
 # %% ../nbs/90_batch.ipynb #f766f924
 HEADLINE = ('mpjpe_mm', 'p_mpjpe_mm')   # metrics.json keys shown as columns of every batch page
 
+def cpu_name() -> str:
+    "The CPU's model name (Linux's /proc/cpuinfo), else what `platform` knows: speed figures depend on it."
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
 def _environment(where='.') -> dict:
     "What the numbers in a report depend on: commit, versions, cores."
     git = lambda *a: subprocess.run(['git', '-C', str(where), *a], capture_output=True, text=True, timeout=5).stdout.strip()
@@ -348,7 +356,7 @@ def _environment(where='.') -> dict:
         import torch; torch_v = torch.__version__
     except Exception: torch_v = 'not installed'
     return dict(commit=commit or 'unknown', python=platform.python_version(), torch=torch_v,
-                machine=f'{platform.machine()}, {os.cpu_count()} cores', date=datetime.datetime.now().isoformat(timespec='seconds'))
+                machine=f'{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores', date=datetime.datetime.now().isoformat(timespec='seconds'))
 
 def _read_json(path:Path) -> dict:
     try: return json.loads(Path(path).read_text())

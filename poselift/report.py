@@ -14,7 +14,8 @@ from .skeleton import H36M
 from .data import PoseWindows, DataConfig
 from .evaluate import evaluation_config, predict_windows, merge_windows
 from .attention import Attention
-from .batch import write_metrics, _environment
+from .batch import write_metrics, _environment, cpu_name
+from .train import native_bf16
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data',
@@ -72,6 +73,7 @@ class Report:
                          motions=len(motions) if motions else None, frames=int(sum(len(m.positions) for m in motions)) if motions else None,
                          commit=_environment()['commit'], torch=torch.__version__, python=platform.python_version(), device=device,
                          threads=torch.get_num_threads(), cores=os.cpu_count(), seed=seed,
+                         cpu=cpu_name(), native_bf16=native_bf16(torch.device(device)),
                          date=datetime.datetime.now().isoformat(timespec='seconds'), synthetic=self.synthetic)
         self._display(header_html(self.parameters, self.info))
         return self.info
@@ -98,6 +100,7 @@ def header_html(parameters:dict, info:dict) -> str:
                    for k, v in parameters.items())
     facts = (f"data <code>{esc(info['data'])}</code>" + (f" ({info['motions']} motions, {info['frames']} frames, hash <code>{esc(info['data_hash'])}</code>)" if info.get('motions') else '')
              + f" · commit <code>{esc(info['commit'])}</code> · torch {esc(info['torch'])} on {esc(info['device'])}, {info['threads']} threads of {info['cores']} cores"
+             + (f" ({esc(info['cpu'])}, bfloat16 {'native' if info.get('native_bf16') else 'emulated'})" if info.get('cpu') else '')
              + f" · Python {esc(info['python'])} · seed {esc(info['seed'])} · {esc(info['date'])}")
     return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p><p style="font-size:.9em">{facts}</p>'
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
@@ -109,6 +112,7 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
                     checkpoint:str='best.pt', # which checkpoint is scored
                     reuse:bool=False, # keep a run finished in `out` with the same configuration (and its scores on the same data path)
+                    flip:bool=False, # test-time flip averaging in the scoring (`poselift evaluate --flip`)
                    ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
     "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`."
     import shutil
@@ -129,10 +133,10 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
     if scored is not None:
         if finished and isinstance(scored, (str, Path)) and kept.exists() and kept.stat().st_mtime >= (out / checkpoint).stat().st_mtime:
             summary = json.loads(kept.read_text())                     # this checkpoint, scored on this data path before
-            if (summary.get('checkpoint'), summary.get('data')) != (str(out / checkpoint), str(scored)): summary = None
-        if summary is None: summary = evaluate_checkpoint(out / checkpoint, scored, kept)
+            if (summary.get('checkpoint'), summary.get('data'), summary.get('flip')) != (str(out / checkpoint), str(scored), flip): summary = None
+        if summary is None: summary = evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip)
         where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
-        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {kept}')
+        commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {kept}' + (' --flip' if flip else ''))
     return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
 
 # %% ../nbs/38_report.ipynb #cd6b8009

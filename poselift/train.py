@@ -4,7 +4,7 @@
 
 # %% ../nbs/30_train.ipynb #31b8d788
 from __future__ import annotations
-import contextlib, dataclasses, math, os, random, sys, time
+import contextlib, dataclasses, math, os, random, sys, time, warnings
 from functools import partial
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -22,13 +22,13 @@ from .files import atomic_write, atomic_link
 # %% auto #0
 __all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'RESUME_CAN_CHANGE', 'MODEL_KINDS', 'TrainConfig',
            'exponential_factor', 'warmup_cosine_factor', 'lr_factor', 'NonFiniteLoss', 'LiftTask', 'validation_config',
-           'validate', 'Callback', 'StopTraining', 'norm_parameter_names', 'param_groups', 'Learner', 'Validation',
-           'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'default_callbacks', 'init_distributed',
-           'build_model', 'load_trained', 'train']
+           'validate', 'Callback', 'StopTraining', 'native_bf16', 'resolve_precision', 'norm_parameter_names',
+           'param_groups', 'Learner', 'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress',
+           'default_callbacks', 'init_distributed', 'build_model', 'load_trained', 'train']
 
 # %% ../nbs/30_train.ipynb #e8faa44d
 SCHEDULES = ('constant', 'exponential', 'cosine')
-PRECISIONS = ('fp32', 'bf16', 'fp16')
+PRECISIONS = ('fp32', 'bf16', 'fp16', 'auto')
 PARAM_GROUPS = ('head', 'norm')   # named parameter groups that `TrainConfig.group_lr` can give their own learning rate
 
 @dataclass
@@ -54,7 +54,7 @@ class TrainConfig:
     checkpoint_every:int = 5          # keep `epoch_NNNN.pt` every this many epochs; 0: none
     save_every_steps:int = 0          # also write `last.pt` every this many steps (resume mid-epoch); 0: at epoch ends only
     keep_best:int = 3                 # checkpoints kept by validation MPJPE (`best.pt` is the best of them)
-    precision:str = 'fp32'            # 'fp32'; 'bf16': autocast to bfloat16 (CPU or CUDA); 'fp16': autocast + gradient scaler (CUDA)
+    precision:str = 'fp32'            # 'fp32'; 'bf16': autocast to bfloat16 (CPU or CUDA); 'fp16': autocast + gradient scaler (CUDA); 'auto': 'bf16' where native, else 'fp32'
     device:str = 'auto'               # 'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     compile:bool = False              # run the model through `torch.compile`
     seed:int = 0                      # initial weights, data order and augmentation (with the data's own seed)
@@ -184,6 +184,24 @@ def _device(name:str) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"TrainConfig.device {name!r}: CUDA is not available here")
     return d
 
+def native_bf16(device:torch.device) -> bool: # where the model runs
+    "Whether `device` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX (oneDNN's test)."
+    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError): return False
+
+def resolve_precision(precision:str, # `TrainConfig.precision`
+                      device:torch.device, # where the model runs
+                      native:bool|None=None, # the device computes bfloat16 natively; None: `native_bf16(device)`
+                     ) -> str: # 'fp32', 'bf16' or 'fp16'
+    "The precision a run uses: 'auto' becomes 'bf16' where bfloat16 is native, else 'fp32'; 'bf16' without it warns."
+    native = native_bf16(device) if native is None else native
+    if precision == 'auto': return 'bf16' if native else 'fp32'
+    if precision == 'bf16' and not native:
+        warnings.warn(f"TrainConfig.precision 'bf16': this {device.type.upper()} has no native bfloat16 (AVX512-BF16 or AMX on a CPU), "
+                      "so bfloat16 autocast runs several times slower than float32 here; use 'auto' or 'fp32'")
+    return precision
+
 def norm_parameter_names(model:nn.Module) -> set: # the model
     "Names of the normalisation layers' parameters (LayerNorm, BatchNorm): the 'norm' group, and what partial fine-tuning trains."
     return {f'{n}.{p}' for n, m in model.named_modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)) for p, _ in m.named_parameters(recurse=False)}
@@ -222,6 +240,7 @@ class Learner:
         if cfg.batch_size % (self.world * cfg.accumulate):
             raise ValueError(f'TrainConfig.batch_size {cfg.batch_size} must be a multiple of processes × accumulate = {self.world} × {cfg.accumulate}')
         if cfg.precision == 'fp16' and self.device.type != 'cuda': raise ValueError("TrainConfig.precision 'fp16' needs CUDA; use 'bf16' on the CPU")
+        self.precision = resolve_precision(cfg.precision, self.device)    # what this run uses: 'auto' resolved here
         self.model = model.to(self.device)
         self.dim_in = model.cfg.dim_in if hasattr(model, 'cfg') else train_ds[0]['inputs'].shape[-1]
         self.net = self.model                                             # what the step calls: compiled and/or DDP-wrapped
@@ -231,7 +250,7 @@ class Learner:
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.group_lr), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
                                      weight_decay=cfg.weight_decay)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == 'fp16')
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
         self.cbs = sorted(callbacks, key=lambda c: c.order)
         self.epoch = self.step = self.batch_in_epoch = 0                  # epochs completed, optimiser steps, batches done this epoch
         self.splits = cfg.accumulate                                      # micro-batches per step (doubles on OOM)
@@ -277,7 +296,7 @@ class Learner:
         return window_loader(self.train_ds, batches=shares, num_workers=self.cfg.num_workers, pin_memory=self.device.type == 'cuda')
 
     def autocast(self):
-        dt = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.cfg.precision)
+        dt = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
         return torch.autocast(self.device.type, dtype=dt) if dt is not None else contextlib.nullcontext()
 
     # --- the loop
