@@ -73,7 +73,7 @@ class Report:
                          motions=len(motions) if motions else None, frames=int(sum(len(m.positions) for m in motions)) if motions else None,
                          commit=_environment()['commit'], torch=torch.__version__, python=platform.python_version(), device=device,
                          threads=torch.get_num_threads(), cores=os.cpu_count(), seed=seed,
-                         cpu=cpu_name(), native_bf16=native_bf16(torch.device(device)),
+                         cpu=cpu_name(), native_bf16=native_bf16(device),
                          date=datetime.datetime.now().isoformat(timespec='seconds'), synthetic=self.synthetic)
         self._display(header_html(self.parameters, self.info))
         return self.info

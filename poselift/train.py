@@ -184,9 +184,10 @@ def _device(name:str) -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"TrainConfig.device {name!r}: CUDA is not available here")
     return d
 
-def native_bf16(device:torch.device) -> bool: # where the model runs
+def native_bf16(device:torch.device|str) -> bool: # where the model runs ('auto': CUDA when available, else the CPU)
     "Whether `device` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX512-BF16 or AMX (oneDNN's test)."
-    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    device = _device(device) if isinstance(device, str) else device
+    if device.type == 'cuda': return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError): return False
 
