@@ -40,6 +40,11 @@ def run_one(nb, skip_flags, timeout):
     except subprocess.TimeoutExpired as e:
         return nb, False, time.time() - t0, f'timed out after {timeout} s\n{e.stdout or ""}{e.stderr or ""}'
 
+def excerpt(lines, head=25, tail=35):
+    "The first `head` and last `tail` lines: the failing cell and its error come first, a long message (a tensor) last."
+    if len(lines) <= head + tail: return lines
+    return [*lines[:head], f'[... {len(lines) - head - tail} lines ...]', *lines[-tail:]]
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('paths', nargs='*', default=[str(ROOT / 'nbs')])
@@ -60,7 +65,7 @@ def main():
             if ok: passed += 1
             else:
                 failed.append(nb)
-                print('\n'.join('      | ' + l for l in out.strip().splitlines()[-60:]), flush=True)
+                print('\n'.join('      | ' + l for l in excerpt(out.strip().splitlines())), flush=True)
     print(f'notebook tests took {time.time() - t0:.0f} s')
     print(f'{passed} passed, {len(failed)} failed')
     sys.exit(1 if failed else 0)
