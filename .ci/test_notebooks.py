@@ -1,4 +1,7 @@
-"""Run every notebook's tests (nbdev's `test_nb`), each in its own process, and close with `N passed, N failed`.
+"""Run every notebook's tests (nbdev's `test_nb`), each in its own process, and close with `N passed, N failed, N skipped`.
+
+A check that needs the developers' shared folder and does not find it is skipped (`poselift.testing.shared_data`), not
+failed, except under CI=true; each skip is listed with its reason under its notebook and counted in the closing line.
 
 Usage: python .ci/test_notebooks.py [--workers N] [--timeout S] [--skip-flags FLAG ...] [NOTEBOOK_OR_FOLDER ...]
 Exits non-zero when any notebook fails. Names starting with `_` or `.` are skipped, as nbdev does.
@@ -25,6 +28,8 @@ RUNNER = """
 import sys
 from nbdev.test import test_nb
 ok, secs = test_nb(sys.argv[1], skip_flags=sys.argv[2].split() or None, basepath=sys.argv[3])
+from poselift.testing import SKIPPED      # the notebook ran in this process: its skipped checks are here
+for reason in SKIPPED: print('SKIPPED:', reason)
 sys.exit(0 if ok else 1)
 """
 
@@ -58,16 +63,22 @@ def main():
     nbs = find_notebooks(a.paths)
     print(f"skipping cells flagged: {', '.join(a.skip_flags) or 'none'}", flush=True)
     if not nbs: sys.exit('no notebooks found under ' + ' '.join(a.paths))
-    passed, failed, t0 = 0, [], time.time()
+    passed, failed, skipped, t0 = 0, [], [], time.time()
     with ThreadPoolExecutor(a.workers) as ex:
         for nb, ok, secs, out in ex.map(lambda nb: run_one(nb, a.skip_flags, a.timeout), nbs):
             print(f"{'PASS' if ok else 'FAIL'}  {secs:6.1f} s  {nb.relative_to(ROOT) if nb.is_absolute() and ROOT in nb.parents else nb}", flush=True)
+            skips = [l.removeprefix('SKIPPED: ') for l in out.splitlines() if l.startswith('SKIPPED: ')]
+            for reason in skips: print(f'      skipped: {reason}', flush=True)
+            skipped += [(nb.name, r) for r in skips]
             if ok: passed += 1
             else:
                 failed.append(nb)
                 print('\n'.join('      | ' + l for l in excerpt(out.strip().splitlines())), flush=True)
     print(f'notebook tests took {time.time() - t0:.0f} s')
-    print(f'{passed} passed, {len(failed)} failed')
+    if skipped:
+        print('skipped checks (the shared folder is missing; CI=true would fail them instead):')
+        for name, reason in skipped: print(f'  {name}: {reason}')
+    print(f'{passed} passed, {len(failed)} failed, {len(skipped)} skipped')
     sys.exit(1 if failed else 0)
 
 if __name__ == '__main__': main()

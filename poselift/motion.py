@@ -10,7 +10,6 @@ from pathlib import Path
 import csv, importlib, pickle, re, warnings
 import numpy as np
 from .skeleton import H36M, N_JOINTS, check_poses, bone_lengths, rigid_bones
-from .testing import shared_dir   # the shared test data's folder, a fallback place of the CMU clips
 
 # %% auto #0
 __all__ = ['BVH_CHANNELS', 'CMU_TO_H36M', 'CMU_UNIT_M', 'CMU_ARTICULATED_BONES', 'UP_TO_Y', 'H36M_CAMERA_SIZE', 'Motion',
@@ -61,12 +60,11 @@ _MOCAP_HINT = ("put the CMU BVH files (the subject sub-folders 01/, 02/, ... of 
               "or set POSELIFT_MOCAP to their folder, or pass the folder")
 
 def _mocap_search() -> list:
-    "Where `mocap_dir` looks by default: `data/mocap` of the repository and of the working directory and its parents, then the shared folder's."
+    "Where `mocap_dir` looks by default: `data/mocap` of the repository and of the working directory and its parents, then the developers' `../shared/data/mocap`."
     import poselift
     repo = Path(poselift.__file__).resolve().parent.parent                   # the folder holding the package
     found = [d / 'data' / 'mocap' for d in (repo, Path.cwd(), *Path.cwd().parents)]
-    try: found.append(shared_dir() / 'data' / 'mocap')
-    except FileNotFoundError: pass
+    found.append(repo.parent / 'shared' / 'data' / 'mocap')
     return list(dict.fromkeys(found))
 
 def mocap_dir(folder:str|Path|None=None, # a folder of BVH files to use (must exist); None: look for one
