@@ -15,9 +15,10 @@ from .synthetic import synthetic_dataset
 from . import camera
 
 # %% auto #0
-__all__ = ['SHORT_POLICIES', 'MASK_VALUES', 'CAMERA_MODES', 'MOTION_FORMATS', 'window_starts', 'resample_motion', 'draw_masks',
-           'apply_masks', 'collate_windows', 'DataConfig', 'PoseWindows', 'WindowBatches', 'window_loader',
-           'data_config_to_dict', 'data_config_from_dict', 'load_motions']
+__all__ = ['SHORT_POLICIES', 'MASK_VALUES', 'CAMERA_MODES', 'MOTION_FILE_VERSION', 'SHIPPED_MOTIONS', 'MOTION_FORMATS',
+           'window_starts', 'resample_motion', 'draw_masks', 'apply_masks', 'collate_windows', 'DataConfig',
+           'PoseWindows', 'WindowBatches', 'window_loader', 'data_config_to_dict', 'data_config_from_dict',
+           'save_motions', 'load_motion_file', 'shipped_motions_path', 'load_motions']
 
 # %% ../nbs/04_data.ipynb #4a44af6d
 SHORT_POLICIES = ('pad', 'drop', 'error')
@@ -365,24 +366,72 @@ def data_config_from_dict(d:dict, # from `data_config_to_dict`
     if isinstance(d.get('noise'), dict): d['noise'] = camera.NoiseConfig(**d['noise'])
     return DataConfig(**d)
 
-# %% ../nbs/04_data.ipynb #f120cd55
-MOTION_FORMATS = ('auto', 'synthetic', 'bvh', 'amass', 'h36m')
+# %% ../nbs/04_data.ipynb #170fb95b
+MOTION_FILE_VERSION = 1   # the layout of a `save_motions` file
 
-def load_motions(source, # 'synthetic', a folder of .bvh files, a .bvh file, an AMASS or Human3.6M pickle
+def save_motions(motions:list, # `Motion`s (2D detections and meta other than labels are not kept)
+                 path, # the .npz file to write
+                 note:str='', # a line stored in the file: where the motions came from
+                 root=None): # store each motion's source relative to this folder (e.g. the BVH folder read)
+    "Write `motions` to one compressed `.npz`: positions end to end, with each motion's length, frame rate, frame and labels."
+    from poselift.files import atomic_write
+    import io
+    if not motions: raise ValueError(f'{path}: no motions to save')
+    lengths = np.array([len(m) for m in motions], np.int64)
+    labels = {k: np.array([getattr(m, k) for m in motions], dtype=str) for k in ('source', 'subject', 'action', 'frame')}
+    if root is not None: labels['source'] = np.array([Path(m.source).relative_to(root).as_posix() for m in motions], dtype=str)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, version=MOTION_FILE_VERSION, note=np.array(note), lengths=lengths,
+                        fps=np.array([m.fps for m in motions], np.float64),
+                        positions=np.concatenate([m.positions for m in motions]).astype(np.float32), **labels)   # (ΣT, J, 3)
+    atomic_write(path, buf.getvalue())
+    return Path(path)
+
+def load_motion_file(path) -> list: # a file written by `save_motions`
+    "The `Motion`s of a `save_motions` file, with errors naming the file."
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z: d = {k: z[k] for k in z.files}
+    except Exception as e: raise ValueError(f'{path}: not a readable .npz of motions (corrupt or truncated?): {type(e).__name__}: {e}') from None
+    missing = sorted({'version', 'lengths', 'fps', 'positions', 'source', 'subject', 'action', 'frame'} - set(d))
+    if missing: raise ValueError(f'{path}: not a poselift motions file: no {", ".join(missing)}')
+    if int(d['version']) != MOTION_FILE_VERSION: raise ValueError(f'{path}: motions file version {int(d["version"])}, this poselift reads {MOTION_FILE_VERSION}')
+    ends = np.cumsum(d['lengths'])
+    if ends[-1] != len(d['positions']): raise ValueError(f'{path}: lengths add up to {ends[-1]} frames, positions hold {len(d["positions"])}')
+    return [Motion(p, float(f), source=str(s), subject=str(sub), action=str(a), frame=str(fr), meta={'format': 'motions-npz', 'file': str(path)})
+            for p, f, s, sub, a, fr in zip(np.split(d['positions'], ends[:-1]), d['fps'], d['source'], d['subject'], d['action'], d['frame'])]
+
+# %% ../nbs/04_data.ipynb #b6b68e0b
+SHIPPED_MOTIONS = {'cmu-30fps': 'cmu-h36m-30fps.npz'}   # named motion sets in the repository's data/ folder
+
+def shipped_motions_path(name:str) -> Path: # a key of `SHIPPED_MOTIONS`
+    "The file of a motion set shipped in the repository's `data/` folder."
+    import poselift
+    path = Path(poselift.__file__).resolve().parent.parent / 'data' / SHIPPED_MOTIONS[name]
+    if not path.is_file(): raise FileNotFoundError(f'{path}: the shipped motion set {name!r} is missing (it comes with a clone of the repository)')
+    return path
+
+# %% ../nbs/04_data.ipynb #f120cd55
+MOTION_FORMATS = ('auto', 'synthetic', 'bvh', 'motions', 'amass', 'h36m')
+
+def load_motions(source, # 'synthetic', a shipped set ('cmu-30fps'), a folder of .bvh files, a .bvh file, a `save_motions` .npz, an AMASS or Human3.6M pickle
                  format:str='auto', # one of `MOTION_FORMATS`; 'auto' decides from `source`
-                 split:str='test', # Human3.6M only: 'train' or 'test'
+                 split:str='train', # Human3.6M only: 'train' (S1 S5 S6 S7 S8) or 'test' (S9 S11)
                  **kwargs) -> list: # more arguments for the reader (`synthetic_dataset`, `load_bvh`, ...)
     "The `Motion`s of a data source named by a string or path, with errors naming what is wrong."
     if format not in MOTION_FORMATS: raise ValueError(f'load_motions: format must be one of {MOTION_FORMATS}, got {format!r}')
     if format == 'synthetic' or (format == 'auto' and str(source) == 'synthetic'): return synthetic_dataset(**kwargs)
+    if str(source) in SHIPPED_MOTIONS: source = shipped_motions_path(str(source))
     path = Path(source)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such file or folder (expected {MOTION_FORMATS[1:]})')
     if format == 'auto':
         suffix = path.suffix.lower()
-        if path.is_dir() or suffix == '.bvh': format = 'bvh'
+        if path.is_dir() or suffix == '.bvh' or path.name.lower().endswith('.bvh.xz'): format = 'bvh'
+        elif suffix == '.npz': format = 'motions'
         elif suffix in ('.pkl', '.pickle'): format = 'h36m' if 'h36m' in path.name.lower() else 'amass'
         else: raise ValueError(f'{path}: cannot tell the format from the name; pass format= one of {MOTION_FORMATS[1:]}')
     if format == 'bvh': motions = load_bvh_folder(path, **kwargs) if path.is_dir() else [load_bvh(path, **kwargs)]
+    elif format == 'motions': motions = load_motion_file(path, **kwargs)
     elif format == 'amass': motions = load_amass_pickle(path, **kwargs)
     else: motions = load_h36m_motionbert(path, split=split, **kwargs)
     if not motions: raise ValueError(f'{path}: no motions in it')

@@ -20,7 +20,7 @@ from .files import atomic_write
 # %% auto #0
 __all__ = ['PCK_THRESHOLD_MM', 'AUC_THRESHOLDS_MM', 'METRICS', 'LABELS', 'PRECISIONS', 'SUMMARY_KEYS', 'merge_windows',
            'evaluate_poses', 'metric_tables', 'predict_windows', 'evaluation_config', 'evaluate_model',
-           'metrics_summary', 'evaluate_checkpoint', 'print_summary']
+           'metrics_summary', 'seen_subjects', 'evaluate_checkpoint', 'print_summary']
 
 # %% ../nbs/35_evaluate.ipynb #d9a6141f
 def merge_windows(window_preds, # predictions per window (N, T, J, C), numpy or torch
@@ -230,6 +230,19 @@ def metrics_summary(frames:pd.DataFrame, # from `evaluate_model` (or `evaluate_p
             **({'per_camera': groups('camera')} if 'camera' in frames else {})}
 
 # %% ../nbs/35_evaluate.ipynb #45cc996f
+def seen_subjects(ck:dict, # a checkpoint's contents
+                  motions:list, # the motions about to be scored
+                  name:str='checkpoint') -> dict: # for the warning
+    "The scored subjects that the checkpoint trained on or selected on (`{'trained': [...], 'selected': [...]}`), with a warning when any."
+    import warnings
+    told = ck.get('subjects') or {}                                  # written by `poselift.train.train`
+    scored = {m.subject for m in motions if m.subject}
+    seen = {'trained': sorted(scored & set(told.get('train', ()))), 'selected': sorted(scored & set(told.get('val', ())))}
+    if seen['trained'] or seen['selected']:
+        warnings.warn(f'{name}: scoring subjects it ' + ' and '.join(f'{k} on ({", ".join(v)})' for k, v in seen.items() if v)
+                      + ': these frames do not measure people the model has never seen')
+    return seen
+
 def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with the training data settings under 'data'
                         data, # 'synthetic', a BVH folder or file, an AMASS or Human3.6M pickle (`load_motions`), or `Motion`s
                         out=None, # write the summary here as JSON (e.g. 'metrics.json'); None: do not write
@@ -248,12 +261,14 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
     if data_cfg.n_frames > model.cfg.maxlen:
         raise ValueError(f'{path}: the data settings cut {data_cfg.n_frames}-frame windows, the model takes at most maxlen={model.cfg.maxlen}')
     model.to(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    motions = list(data) if isinstance(data, (list, tuple)) else load_motions(data)
+    motions = list(data) if isinstance(data, (list, tuple)) else load_motions(data, split='test')   # Human3.6M: its test part, S9 S11
+    seen = seen_subjects(ck, motions, str(path))
     frames, tables = evaluate_model(model, motions, data_cfg, flip=flip, noise=noise, batch_size=batch_size)
     summary = {'checkpoint': str(path), 'kind': ck.get('kind'),
                'data': str(data) if not isinstance(data, (list, tuple)) else f'{len(motions)} motions given in memory',
                'synthetic': any(bool(m.meta.get('synthetic')) for m in motions), 'flip': bool(flip), 'noise': bool(noise),
                'evaluation_cameras': list(dict.fromkeys(frames['camera'])),
+               'subjects': sorted({m.subject for m in motions}), 'seen_subjects': seen,
                'data_settings': data_config_to_dict(evaluation_config(data_cfg, noise)),
                **metrics_summary(frames, tables)}
     summary = json.loads(json.dumps(summary, allow_nan=False))      # exactly what the file holds (tuples become lists)
