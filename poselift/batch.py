@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse, ast, base64, datetime, hashlib, html, io, itertools, json, os, platform, re, shlex, subprocess, sys, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from .files import atomic_write
+from .files import atomic_write, code_hash
 
 # %% auto #0
 __all__ = ['BATCH_KEYS', 'RUN_KEYS', 'HEADLINE', 'BatchError', 'Run', 'Batch', 'batch_name', 'expand_grid', 'read_batch',
            'notebook_parameters', 'check_parameters', 'data_problem', 'with_data', 'run_references', 'resolve',
-           'run_hash', 'Job', 'plan_batch', 'write_metrics', 'render_report', 'run_job', 'cpu_name', 'comparison_plot',
-           'write_index', 'write_top_index', 'run_batch', 'main']
+           'run_inputs', 'run_hash', 'Job', 'plan_batch', 'write_metrics', 'render_report', 'run_job', 'cpu_name',
+           'comparison_plot', 'write_index', 'write_top_index', 'run_batch', 'main']
 
 # %% ../nbs/90_batch.ipynb #02d9db3e
 class BatchError(ValueError):
@@ -207,15 +207,31 @@ def resolve(value, # a parameter value
     if isinstance(value, dict): return {k: resolve(v, batch_dir) for k, v in value.items()}
     return value
 
-def _package_source() -> bytes:
-    "The bytes of the installed poselift package's `*.py`, in name order."
-    import poselift
-    return b''.join(p.read_bytes() for p in sorted(Path(poselift.__file__).parent.glob('*.py')))
+def run_inputs(notebook:Path, # the run's notebook
+               parameters:dict, # its resolved parameters
+               run_dir:Path) -> dict: # the run's own folder (never an input)
+    "What a run reads, as content hashes: each file or folder its parameters or the notebook's defaults name (recipes, data, upstream runs' outputs), and the CMU clips or a shipped set named by 'cmu' / its name."
+    from poselift.files import content_hash, source_hash
+    from poselift.data import SHIPPED_MOTIONS
+    own, found = Path(run_dir).resolve(), {}
+    for s in _strings({**notebook_parameters(notebook), **parameters}):
+        if not s.strip() or s in found: continue
+        if s == 'cmu' or s in SHIPPED_MOTIONS:
+            try: found[s] = source_hash(s)
+            except FileNotFoundError: pass
+            continue
+        p = (Path(s) if Path(s).is_absolute() else Path(notebook).parent / s).resolve()
+        if not p.exists() or p == Path(notebook).parent.resolve() or p == own or own in p.parents or p in own.parents: continue
+        found[s] = content_hash(p)
+    return found
 
-def run_hash(notebook:Path, parameters:dict, source:bytes) -> str:
-    "sha256 of the notebook's bytes, the resolved parameters (sorted JSON) and the package source."
+def run_hash(notebook:Path, # the run's notebook
+             parameters:dict, # its resolved parameters
+             code:str, # `poselift.files.code_hash()`: the package's Python and C sources
+             inputs:dict={}) -> str: # `run_inputs`: recipes, data and upstream outputs
+    "sha256 of the notebook's bytes, the resolved parameters (sorted JSON), the package's code and what the run reads."
     h = hashlib.sha256(Path(notebook).read_bytes())
-    h.update(json.dumps(parameters, sort_keys=True).encode()); h.update(source)
+    for part in (parameters, code, inputs): h.update(json.dumps(part, sort_keys=True).encode())
     return h.hexdigest()
 
 # %% ../nbs/90_batch.ipynb #815d2ebb
@@ -226,7 +242,7 @@ class Job:
     notebook: Path      # absolute path of the notebook
     run_dir: Path       # OUT/<batch>/<run>
     parameters: dict    # resolved: `{runs}` replaced, out_dir injected
-    digest: str         # `run_hash`
+    digest: str         # `run_hash` of the notebook, parameters and code; `run_batch` adds the inputs when the run's turn comes
     command: str        # the shell command that regenerates this run
 
 def _shown(p) -> str:
@@ -254,14 +270,14 @@ def plan_batch(batch:Batch, # from `read_batch`
     todo = [r for r in batch.runs if not only or r.name in only]
     problems += [f'run {r.name!r}: ' + m for r in todo if (m := data_problem(r, batch.root))]
     if problems: raise BatchError(f'{where}: refused, nothing was run:\n' + '\n'.join('  ' + p.replace('\n', '\n    ') for p in problems))
-    out_dir = Path(out_dir).resolve(); batch_dir = out_dir / batch.name; source = _package_source()
+    out_dir = Path(out_dir).resolve(); batch_dir = out_dir / batch.name; code = code_hash()
     jobs = []
     for r in todo:
         nb, run_dir = (batch.root / r.notebook).resolve(), batch_dir / r.name
         params = resolve(r.parameters, batch_dir)
         if 'out_dir' in notebook_parameters(nb) and 'out_dir' not in params: params['out_dir'] = str(run_dir)
         cmd = ['poselift', 'batch', _shown(batch.path), '--only', r.name] + (['--data', _shown(data)] if data is not None else []) + ['--out', _shown(out_dir)]
-        jobs.append(Job(r, nb, run_dir, params, run_hash(nb, params, source), shlex.join(cmd)))
+        jobs.append(Job(r, nb, run_dir, params, run_hash(nb, params, code), shlex.join(cmd)))
     return jobs
 
 # %% ../nbs/90_batch.ipynb #a161f09a
@@ -476,6 +492,7 @@ def run_batch(batch_file, # path of the batch file (JSON or TOML)
     with tqdm.tqdm(total=len(jobs), unit='run', disable=not sys.stdout.isatty()) as bar:
         for job in jobs:
             name = job.run.name; bar.set_description(name)
+            job = replace(job, digest=run_hash(job.notebook, job.parameters, code_hash(), run_inputs(job.notebook, job.parameters, job.run_dir)))
             old = _read_json(job.run_dir / 'run.json')
             if not force and old.get('status') == 'ok' and old.get('hash') == job.digest and (job.run_dir / 'report.html').exists():
                 records[name] = {**old, 'kept': True}

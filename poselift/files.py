@@ -4,11 +4,12 @@
 
 # %% ../nbs/05_files.ipynb #c3dc94d4
 from __future__ import annotations
-import contextlib, os
+import contextlib, hashlib, json, os
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'atomic_link']
+__all__ = ['COMPLETION_FILE', 'atomic_write', 'atomic_link', 'content_hash', 'code_hash', 'source_hash', 'write_completion',
+           'read_completion', 'is_complete']
 
 # %% ../nbs/05_files.ipynb #fb24aa76
 def atomic_write(path, # the file to (re)place
@@ -38,3 +39,45 @@ def atomic_link(src, # an existing file
     except OSError:
         import shutil; shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+# %% ../nbs/05_files.ipynb #9cfb168e
+COMPLETION_FILE = 'complete.json'   # written last by a finished run
+
+def content_hash(*paths) -> str: # files or folders (folders: every file below them)
+    "sha256 over `paths`: each file's name relative to its folder and its bytes, in name order; a missing path hashes as missing."
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        files = sorted(f for f in p.rglob('*') if f.is_file() and '__pycache__' not in f.parts) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(p) if p.is_dir() else f.name).encode() + b'\0')
+            h.update(f.read_bytes() if f.is_file() else b'<missing>')
+    return h.hexdigest()
+
+def code_hash() -> str:
+    "sha256 of the poselift package's Python and C sources (`poselift/*.py`, `poselift/csrc/*`)."
+    import poselift
+    pkg = Path(poselift.__file__).parent
+    return content_hash(*sorted(pkg.glob('*.py')), *sorted((pkg / 'csrc').glob('*')))
+
+def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', 'cmu', a shipped set's name, or a path
+    "sha256 of a run's data: the files of 'cmu' (where `mocap_dir` finds them), of a shipped set or of a path; 'synthetic' is made by the code."
+    from poselift.data import SHIPPED_MOTIONS, shipped_motions_path
+    from poselift.motion import mocap_dir
+    s = str(source)
+    if s == 'synthetic': return 'synthetic'
+    return content_hash(mocap_dir() if s == 'cmu' else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
+
+def write_completion(folder, # the run's folder
+                     record:dict) -> Path: # what the run was made from: plain JSON values (hashes, the configuration)
+    "Write `folder/complete.json`, the last file of a finished run."
+    return atomic_write(Path(folder) / COMPLETION_FILE, json.dumps(record, indent=1, sort_keys=True) + '\n')
+
+def read_completion(folder) -> dict|None: # the run's folder
+    "The completion record in `folder`, or None when there is none (or it is damaged)."
+    try: return json.loads((Path(folder) / COMPLETION_FILE).read_text())
+    except (OSError, ValueError): return None
+
+def is_complete(folder, # the run's folder
+                record:dict) -> bool: # the record a run made now would write
+    "Whether `folder` holds a completion record equal to `record`."
+    return read_completion(folder) == json.loads(json.dumps(record, sort_keys=True))

@@ -16,6 +16,7 @@ from .evaluate import evaluation_config, predict_windows, merge_windows
 from .attention import Attention
 from .batch import write_metrics, _environment, cpu_name
 from .train import native_bf16
+from .files import content_hash, code_hash, source_hash, read_completion, write_completion
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data',
@@ -111,32 +112,34 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
                     out, # the run's folder (replaced if it exists: it belongs to this run)
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
                     checkpoint:str='best.pt', # which checkpoint is scored
-                    reuse:bool=False, # keep a run finished in `out` with the same configuration (and its scores on the same data path)
+                    reuse:bool=False, # keep a run whose completion record matches (and its scores, when their part matches too)
                     flip:bool=False, # test-time flip averaging in the scoring (`poselift evaluate --flip`)
                    ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
-    "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`."
+    "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`; write the completion record last."
     import shutil
     from poselift.cli import read_config_file, apply_overrides, check_run_config, train_run
     from poselift.evaluate import evaluate_checkpoint
     raw = read_config_file(config) if not isinstance(config, dict) else {k: dict(v) for k, v in config.items()}
     if any(f.startswith('--model.init_from=') and f != '--model.init_from=""' for f in flags): raw['model'] = {}   # the checkpoint gives the model
     run, out = check_run_config(apply_overrides(raw, list(flags))), Path(out)
-    finished = (reuse and (out / checkpoint).exists() and (out / 'config.json').exists()
-                and json.loads((out / 'config.json').read_text()) == json.loads(json.dumps(run)))
-    learner = None
-    if not finished:
+    init = run['model']['init_from']
+    training = json.loads(json.dumps({'code': code_hash(), 'run': run, 'recipe': None if isinstance(config, dict) else content_hash(config),
+                                      'data': source_hash(run['data']['source']), 'init_from': content_hash(init) if init else None}))
+    scoring = None if scored is None else {'checkpoint': checkpoint, 'flip': bool(flip),
+                                           'data': source_hash(scored) if isinstance(scored, (str, Path)) else data_hash(scored)}
+    done = (read_completion(out) or {}) if reuse else {}
+    learner, kept = None, out / 'evaluation.json'
+    if done.get('training') != training:
         if out.exists(): shutil.rmtree(out)                             # the run's own folder, made anew
-        learner = train_run(run, out)
+        learner, done = train_run(run, out), {}
     curves = pd.read_csv(out / 'metrics.csv')
     commands = [f'poselift train --config {config} --out {out} ' + ' '.join(flags) if not isinstance(config, dict) else '']
-    summary, kept = None, out / 'evaluation.json'
+    summary = None
     if scored is not None:
-        if finished and isinstance(scored, (str, Path)) and kept.exists() and kept.stat().st_mtime >= (out / checkpoint).stat().st_mtime:
-            summary = json.loads(kept.read_text())                     # this checkpoint, scored on this data path before
-            if (summary.get('checkpoint'), summary.get('data'), summary.get('flip')) != (str(out / checkpoint), str(scored), flip): summary = None
-        if summary is None: summary = evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip)
+        summary = json.loads(kept.read_text()) if done.get('scoring') == scoring and kept.exists() else evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip)
         where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
         commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {kept}' + (' --flip' if flip else ''))
+    write_completion(out, {'training': training, 'scoring': scoring})
     return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
 
 # %% ../nbs/38_report.ipynb #cd6b8009
