@@ -144,12 +144,10 @@ def predict_windows(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, dim_
 
 # %% ../nbs/35_evaluate.ipynb #0aa0c4d9
 def evaluation_config(data_cfg:DataConfig, # the training data settings (from the checkpoint)
-                      noise=False, # False: clean 2D; True: `data_cfg.noise`; or a `camera.NoiseConfig`
+                      noise=False, # False: clean 2D; True: the training noise (`data_cfg.noise`), else `camera.NoiseConfig()`; or a `camera.NoiseConfig`
                      ) -> DataConfig:
     "`data_cfg` for evaluation: every evaluation camera, short motions padded, no masks, no flips, noise as asked."
-    if noise is True:
-        if data_cfg.noise is None: raise ValueError('noise=True, but the data settings have no NoiseConfig (noise=None); pass a camera.NoiseConfig')
-        noise = data_cfg.noise
+    if noise is True: noise = data_cfg.noise if data_cfg.noise is not None else camera.NoiseConfig()   # a checkpoint trained on clean 2D: the default model
     elif noise is False or noise is None: noise = None
     elif not isinstance(noise, camera.NoiseConfig): raise ValueError(f'noise must be True, False or a camera.NoiseConfig, got {noise!r}')
     return dataclasses.replace(data_cfg, cameras='evaluation', short_policy='pad', mask_joint_ratio=0, mask_frame_ratio=0,
@@ -193,7 +191,7 @@ def evaluate_model(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3), e
                    motions:list, # `Motion`s to score
                    data_cfg:DataConfig, # the data settings the model was trained with
                    flip:bool=False, # test-time flip averaging
-                   noise=False, # False: clean 2D; True: `data_cfg.noise`; or a `camera.NoiseConfig`
+                   noise=False, # False: clean 2D; True: `data_cfg.noise` (else the default); or a `camera.NoiseConfig`
                    batch_size:int=256, # windows per forward pass
                    precision:str|None=None, # None, 'bf16' or 'fp16' (see `predict_windows`)
                   ) -> tuple: # (frames: one row per scored frame, tables: `metric_tables(frames)`)
@@ -247,7 +245,7 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
                         data, # 'synthetic', a BVH folder or file, an AMASS or Human3.6M pickle (`load_motions`), or `Motion`s
                         out=None, # write the summary here as JSON (e.g. 'metrics.json'); None: do not write
                         flip:bool=False, # test-time flip averaging
-                        noise=False, # False: clean 2D; True: the training noise; or a `camera.NoiseConfig`
+                        noise=False, # False: clean 2D; True: the training noise (the default `camera.NoiseConfig()` if it had none); or a `camera.NoiseConfig`
                         batch_size:int=256, # windows per forward pass
                         device=None, # where the model runs; None: 'cuda' when available, else 'cpu'
                        ) -> dict:
