@@ -7,13 +7,13 @@ from __future__ import annotations
 import argparse, ast, base64, datetime, hashlib, html, io, itertools, json, os, platform, re, shlex, subprocess, sys, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from .files import atomic_write, code_hash
+from .files import atomic_write, code_hash, write_metrics, environment, cpu_name
 
 # %% auto #0
 __all__ = ['BATCH_KEYS', 'RUN_KEYS', 'HEADLINE', 'BatchError', 'Run', 'Batch', 'batch_name', 'expand_grid', 'read_batch',
            'notebook_parameters', 'check_parameters', 'data_problem', 'with_data', 'run_references', 'resolve',
-           'run_inputs', 'run_hash', 'Job', 'plan_batch', 'write_metrics', 'render_report', 'run_job', 'cpu_name',
-           'comparison_plot', 'write_index', 'write_top_index', 'run_batch', 'main']
+           'run_inputs', 'run_hash', 'Job', 'plan_batch', 'render_report', 'run_job', 'comparison_plot', 'write_index',
+           'write_top_index', 'run_batch', 'main']
 
 # %% ../nbs/90_batch.ipynb #02d9db3e
 class BatchError(ValueError):
@@ -281,15 +281,6 @@ def plan_batch(batch:Batch, # from `read_batch`
     return jobs
 
 # %% ../nbs/90_batch.ipynb #a161f09a
-def write_metrics(metrics:dict, # name -> number (or anything JSON can hold); numpy/torch scalars are converted
-                  out_dir=None, # folder of metrics.json; None or '': $POSELIFT_RUN_DIR, else the working directory
-                 ) -> Path:
-    "Write a run's `metrics.json` (read by the batch index and by later runs)."
-    folder = Path(out_dir or os.environ.get('POSELIFT_RUN_DIR', '.')); folder.mkdir(parents=True, exist_ok=True)
-    plain = lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)
-    path = folder / 'metrics.json'; atomic_write(path, json.dumps(metrics, indent=1, default=plain))
-    return path
-
 def _banner(rec:dict) -> str:
     "The box at the top of a report: the executed notebook, the command, the parameters, the error."
     params = ', '.join(f'{k}={json.dumps(v)}' for k, v in rec['parameters'].items()) or '(defaults)'
@@ -353,27 +344,6 @@ def run_job(job:Job, # from `plan_batch`
 # %% ../nbs/90_batch.ipynb #f766f924
 HEADLINE = ('mpjpe_mm', 'p_mpjpe_mm')   # metrics.json keys shown as columns of every batch page
 
-def cpu_name() -> str:
-    "The CPU's model name (Linux's /proc/cpuinfo), else what `platform` knows: speed figures depend on it."
-    try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
-
-def _environment(where='.') -> dict:
-    "What the numbers in a report depend on: commit, versions, cores."
-    git = lambda *a: subprocess.run(['git', '-C', str(where), *a], capture_output=True, text=True, timeout=5).stdout.strip()
-    try:
-        commit = git('rev-parse', '--short', 'HEAD')
-        if commit and git('status', '--porcelain', '--untracked-files=no'): commit += ' (with uncommitted changes)'
-    except Exception: commit = ''
-    try:
-        import torch; torch_v = torch.__version__
-    except Exception: torch_v = 'not installed'
-    return dict(commit=commit or 'unknown', python=platform.python_version(), torch=torch_v,
-                machine=f'{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores', date=datetime.datetime.now().isoformat(timespec='seconds'))
-
 def _read_json(path:Path) -> dict:
     try: return json.loads(Path(path).read_text())
     except (OSError, ValueError): return {}
@@ -417,7 +387,7 @@ def write_index(batch:Batch, # the batch
                 batch_dir:Path, # OUT/<batch>
                ) -> Path:
     "Write the batch's `index.html` and `index.json`: its runs with status, time, parameters, metrics, and a comparison plot."
-    batch_dir = Path(batch_dir); env = _environment(batch.root)
+    batch_dir = Path(batch_dir); env = environment(batch.root)
     cols = list(HEADLINE) + ([batch.metric] if batch.metric not in HEADLINE else [])
     rows, values, shown = [], {}, []
     for r in records:
@@ -467,7 +437,7 @@ def write_top_index(out_dir) -> Path:
             '<code>poselift batch FILE</code> (<code>make reports BATCH=FILE</code>) regenerates one.</p>'
             '<table><tr><th>batch</th><th>what</th><th>runs</th><th class="num">time</th><th>run on</th></tr>\n' + '\n'.join(rows) + '</table>')
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(out_dir / 'index.html', _page('poselift reports', body, _environment()))
+    atomic_write(out_dir / 'index.html', _page('poselift reports', body, environment()))
     return out_dir / 'index.html'
 
 # %% ../nbs/90_batch.ipynb #74fc10df

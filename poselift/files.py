@@ -4,12 +4,12 @@
 
 # %% ../nbs/05_files.ipynb #c3dc94d4
 from __future__ import annotations
-import contextlib, hashlib, json, os
+import contextlib, datetime, hashlib, json, os, platform, subprocess
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['COMPLETION_FILE', 'atomic_write', 'atomic_link', 'content_hash', 'code_hash', 'source_hash', 'write_completion',
-           'read_completion', 'is_complete']
+           'read_completion', 'is_complete', 'write_metrics', 'cpu_name', 'environment']
 
 # %% ../nbs/05_files.ipynb #fb24aa76
 def atomic_write(path, # the file to (re)place
@@ -81,3 +81,34 @@ def is_complete(folder, # the run's folder
                 record:dict) -> bool: # the record a run made now would write
     "Whether `folder` holds a completion record equal to `record`."
     return read_completion(folder) == json.loads(json.dumps(record, sort_keys=True))
+
+# %% ../nbs/05_files.ipynb #57f5249f
+def write_metrics(metrics:dict, # name -> number (or anything JSON can hold); numpy/torch scalars are converted
+                  out_dir=None, # folder of metrics.json; None or '': $POSELIFT_RUN_DIR, else the working directory
+                 ) -> Path:
+    "Write a run's `metrics.json` (read by the batch index and by later runs)."
+    folder = Path(out_dir or os.environ.get('POSELIFT_RUN_DIR', '.')); folder.mkdir(parents=True, exist_ok=True)
+    plain = lambda v: v.tolist() if hasattr(v, 'tolist') else str(v)
+    path = folder / 'metrics.json'; atomic_write(path, json.dumps(metrics, indent=1, default=plain))
+    return path
+
+def cpu_name() -> str:
+    "The CPU's model name (Linux's /proc/cpuinfo), else what `platform` knows: speed figures depend on it."
+    try:
+        for line in open('/proc/cpuinfo'):
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    except OSError: pass
+    return platform.processor() or platform.machine()
+
+def environment(where='.') -> dict:
+    "What the numbers in a report depend on: commit, versions, cores."
+    git = lambda *a: subprocess.run(['git', '-C', str(where), *a], capture_output=True, text=True, timeout=5).stdout.strip()
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        if commit and git('status', '--porcelain', '--untracked-files=no'): commit += ' (with uncommitted changes)'
+    except Exception: commit = ''
+    try:
+        import torch; torch_v = torch.__version__
+    except Exception: torch_v = 'not installed'
+    return dict(commit=commit or 'unknown', python=platform.python_version(), torch=torch_v,
+                machine=f'{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores', date=datetime.datetime.now().isoformat(timespec='seconds'))

@@ -14,9 +14,8 @@ from .skeleton import H36M
 from .data import PoseWindows, DataConfig
 from .evaluate import evaluation_config, predict_windows, merge_windows
 from .attention import Attention
-from .batch import write_metrics, _environment, cpu_name
 from .train import native_bf16
-from .files import content_hash, code_hash, source_hash, read_completion, write_completion
+from .files import content_hash, code_hash, source_hash, read_completion, write_completion, write_metrics, environment, cpu_name
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data',
@@ -72,7 +71,7 @@ class Report:
         self.label = SYNTHETIC_LABEL if self.synthetic else f'motion capture: {data}'
         self.info = dict(command=self.command(), data=str(data), data_hash=data_hash(motions) if motions else '',
                          motions=len(motions) if motions else None, frames=int(sum(len(m.positions) for m in motions)) if motions else None,
-                         commit=_environment()['commit'], torch=torch.__version__, python=platform.python_version(), device=device,
+                         commit=environment()['commit'], torch=torch.__version__, python=platform.python_version(), device=device,
                          threads=torch.get_num_threads(), cores=os.cpu_count(), seed=seed,
                          cpu=cpu_name(), native_bf16=native_bf16(device),
                          date=datetime.datetime.now().isoformat(timespec='seconds'), synthetic=self.synthetic)
@@ -87,7 +86,7 @@ class Report:
 
     def save_metrics(self, out_dir, # the run folder, or None; under a batch, the batch's run folder ($POSELIFT_RUN_DIR) instead
                      metrics:dict): # headline numbers (mpjpe_mm, p_mpjpe_mm, ...) and anything else JSON can hold
-        "Write `metrics.json` (the metrics, the parameters and the header) with `batch.write_metrics`; its path, or None when there is no folder."
+        "Write `metrics.json` (the metrics, the parameters and the header) with `files.write_metrics`; its path, or None when there is no folder."
         folder = os.environ.get('POSELIFT_RUN_DIR') or out_dir      # where the batch index looks for it
         if not folder: return None                                  # a notebook run by hand with no out_dir: nothing to write
         return write_metrics({**metrics, 'parameters': self.parameters, 'header': self.info, 'synthetic': self.synthetic}, folder)
