@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 from .skeleton import H36M, flip_poses
-from .losses import _check_pair, _joint_errors, _n_errors, _p_errors, _velocity_errors
+from .losses import check_pair, joint_errors, n_errors, p_errors, velocity_errors
 from .data import DataConfig, PoseWindows, data_config_to_dict, data_config_from_dict, load_motions
 from .model import read_checkpoint
 from .train import load_trained
@@ -75,23 +75,23 @@ def evaluate_poses(pred, # predicted poses (N, J, 3) in metres, numpy or torch
     "One row per frame: `action`, `subject`, `source`, the `METRICS` (mm, %) and each joint's MPJPE (mm)."
     pred, target = (torch.as_tensor(x).detach() for x in (pred, target))
     if pred.device.type != 'mps': pred, target = pred.double(), target.double()
-    pred, target = _check_pair(pred, target, n_joints=len(joint_names))
+    pred, target = check_pair(pred, target, n_joints=len(joint_names))
     if pred.ndim != 3: raise ValueError(f'pred: expected frames (N, J, 3), got shape {tuple(pred.shape)}')
     N = len(pred)
     actions, subjects, sources = (_labels(v, N, k, d) for v, k, d in
                                   ((actions, 'actions', 'all'), (subjects, 'subjects', 'all'), (sources, 'sources', '')))
     if root is not None: pred, target = pred - pred[:, root:root + 1], target - target[:, root:root + 1]
     mm = lambda x: (x * 1000).cpu().numpy()
-    e = mm(_joint_errors(pred, target))                                  # (N, J)
+    e = mm(joint_errors(pred, target))                                  # (N, J)
     blocks = zip(pred.split(16384), target.split(16384))                # Procrustes in blocks: bounded memory
-    p_err = np.concatenate([mm(_p_errors(p, t)).mean(-1) for p, t in blocks] or [np.zeros(0)])
+    p_err = np.concatenate([mm(p_errors(p, t)).mean(-1) for p, t in blocks] or [np.zeros(0)])
     vel = np.full(N, np.nan)
     same = np.r_[False, sources[1:] == sources[:-1]]                     # frame t continues the sequence of frame t-1
-    if N > 1: vel[1:] = np.where(same[1:], mm(_velocity_errors(pred, target)).mean(-1), np.nan)
+    if N > 1: vel[1:] = np.where(same[1:], mm(velocity_errors(pred, target)).mean(-1), np.nan)
     thr = np.array(AUC_THRESHOLDS_MM)
     above = len(thr) - np.searchsorted(thr, e, side='right')             # (N, J): thresholds an error is below
     table = pd.DataFrame({'action': actions, 'subject': subjects, 'source': sources,
-                          'mpjpe': e.mean(-1), 'p_mpjpe': p_err, 'n_mpjpe': mm(_n_errors(pred, target)).mean(-1),
+                          'mpjpe': e.mean(-1), 'p_mpjpe': p_err, 'n_mpjpe': mm(n_errors(pred, target)).mean(-1),
                           'mpjve': vel, 'pck': 100 * (e < PCK_THRESHOLD_MM).mean(-1), 'auc': 100 * above.mean(-1) / len(thr)})
     return pd.concat([table, pd.DataFrame(e, columns=list(joint_names))], axis=1)
 

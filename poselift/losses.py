@@ -12,9 +12,9 @@ from .skeleton import H36M, Skeleton, check_poses
 from .procrustes import svd3, procrustes_rotation
 
 # %% auto #0
-__all__ = ['REDUCTIONS', 'LOSS_TERMS', 'MOTIONBERT_LOSS', 'mpjpe', 'n_mpjpe', 'p_mpjpe_numpy_reference', 'procrustes_align',
-           'p_mpjpe', 'velocity_loss', 'bone_length_loss', 'bone_variance_loss', 'focal_mpjpe', 'LossConfig',
-           'PoseLoss', 'masked_2d_loss']
+__all__ = ['REDUCTIONS', 'LOSS_TERMS', 'MOTIONBERT_LOSS', 'check_pair', 'joint_errors', 'mpjpe', 'n_errors', 'n_mpjpe',
+           'p_mpjpe_numpy_reference', 'procrustes_align', 'p_errors', 'p_mpjpe', 'velocity_errors', 'velocity_loss',
+           'bone_length_loss', 'bone_variance_loss', 'focal_mpjpe', 'LossConfig', 'PoseLoss', 'masked_2d_loss']
 
 # %% ../nbs/20_losses.ipynb #a50a6816
 REDUCTIONS = ('mean', 'frame', 'joint', 'none')
@@ -33,7 +33,7 @@ def _check(x, name:str, n_coords:int=3, n_joints:int|None=None):
     _check_finite(x, name)
     return x
 
-def _check_pair(pred, target, n_coords:int=3, n_joints:int|None=None, names=('pred', 'target')):
+def check_pair(pred, target, n_coords:int=3, n_joints:int|None=None, names=('pred', 'target')):
     "`pred` and `target` as tensors, after checking that they are finite poses `(..., J, n_coords)` of the same shape."
     pred, target = torch.as_tensor(pred), torch.as_tensor(target)
     if pred.shape != target.shape:
@@ -63,7 +63,7 @@ def _reduce(e:torch.Tensor, # per-frame values (..., K): K joints (or bones)
     return total / n if reduction == 'joint' else total.sum() / (n * K)
 
 # %% ../nbs/20_losses.ipynb #ba346c81
-def _joint_errors(pred, target):
+def joint_errors(pred, target):
     "Per-joint Euclidean distances (..., J); `vector_norm`'s gradient is 0, not NaN, where the distance is 0."
     return torch.linalg.vector_norm(pred - target, dim=-1)
 
@@ -72,8 +72,8 @@ def mpjpe(pred:torch.Tensor, # predicted poses (..., J, 3)
           reduction:str='mean'): # 'mean' | 'frame' | 'joint' | 'none'
     "Mean per-joint position error: Euclidean distance per joint, reduced."
     _check_reduction(reduction)
-    pred, target = _check_pair(pred, target)
-    return _reduce(_joint_errors(pred, target), reduction)
+    pred, target = check_pair(pred, target)
+    return _reduce(joint_errors(pred, target), reduction)
 
 def _best_scale(pred, target):
     "Per-frame least-squares scale `⟨p, t⟩ / ⟨p, p⟩`, `(..., 1, 1)`."
@@ -82,15 +82,15 @@ def _best_scale(pred, target):
     tt = (target * target).sum((-1, -2), keepdim=True)
     return pt / torch.maximum(pp, torch.finfo(pp.dtype).eps * tt + torch.finfo(pp.dtype).tiny)
 
-def _n_errors(pred, target): return _joint_errors(_best_scale(pred, target) * pred, target)
+def n_errors(pred, target): return joint_errors(_best_scale(pred, target) * pred, target)
 
 def n_mpjpe(pred:torch.Tensor, # predicted poses (..., J, 3)
             target:torch.Tensor, # true poses (..., J, 3)
             reduction:str='mean'): # 'mean' | 'frame' | 'joint' | 'none'
     "MPJPE after scaling each predicted frame by its least-squares best scale."
     _check_reduction(reduction)
-    pred, target = _check_pair(pred, target)
-    return _reduce(_n_errors(pred, target), reduction)
+    pred, target = check_pair(pred, target)
+    return _reduce(n_errors(pred, target), reduction)
 
 # %% ../nbs/20_losses.ipynb #797034ca
 def p_mpjpe_numpy_reference(pred:np.ndarray, # one predicted frame (J, 3)
@@ -136,11 +136,11 @@ def procrustes_align(pred:torch.Tensor, # predicted poses (..., J, 3)
                      target:torch.Tensor, # true poses (..., J, 3)
                     ) -> torch.Tensor: # (..., J, 3)
     "Each predicted frame moved onto its target by the best rotation, scale and translation (no reflection)."
-    pred, target = _check_pair(pred, target)
+    pred, target = check_pair(pred, target)
     E = _procrustes_residual(pred, target)                    # (M, 3, J)
     return target + E.transpose(1, 2).reshape(pred.shape).to(target.dtype)
 
-def _p_errors(pred, target):
+def p_errors(pred, target):
     "Per-joint errors after each frame's Procrustes fit, `(..., J)`."
     E = _procrustes_residual(pred, target)                    # (M, 3, J)
     e2 = torch.addcmul(torch.addcmul(E[:, 0] * E[:, 0], E[:, 1], E[:, 1]), E[:, 2], E[:, 2])   # (M, J)
@@ -152,24 +152,24 @@ def p_mpjpe(pred:torch.Tensor, # predicted poses (..., J, 3)
             reduction:str='mean'): # 'mean' | 'frame' | 'joint' | 'none'
     "MPJPE after the best similarity transform (rotation, scale, translation) of each predicted frame onto its target: Protocol 2."
     _check_reduction(reduction)
-    pred, target = _check_pair(pred, target)
-    return _reduce(_p_errors(pred, target), reduction)
+    pred, target = check_pair(pred, target)
+    return _reduce(p_errors(pred, target), reduction)
 
 # %% ../nbs/20_losses.ipynb #9fea763e
 def _check_time(x:torch.Tensor, name:str, what:str):
     if x.ndim < 3 or x.shape[-3] < 2:
         raise ValueError(f'{what}: {name} needs a time axis (..., T, J, 3) with T >= 2 frames, got shape {tuple(x.shape)}')
 
-def _velocity_errors(pred, target): return _joint_errors(pred.diff(dim=-3), target.diff(dim=-3))   # (..., T-1, J)
+def velocity_errors(pred, target): return joint_errors(pred.diff(dim=-3), target.diff(dim=-3))   # (..., T-1, J)
 
 def velocity_loss(pred:torch.Tensor, # predicted clips (..., T, J, 3)
                   target:torch.Tensor, # true clips (..., T, J, 3)
                   reduction:str='mean'): # 'mean' | 'frame' (per step, (..., T-1)) | 'joint' | 'none'
     "MPJPE of the frame-to-frame differences: how wrong the motion is, whatever the offset."
     _check_reduction(reduction)
-    pred, target = _check_pair(pred, target)
+    pred, target = check_pair(pred, target)
     _check_time(pred, 'pred', 'velocity_loss')
-    return _reduce(_velocity_errors(pred, target), reduction)
+    return _reduce(velocity_errors(pred, target), reduction)
 
 # %% ../nbs/20_losses.ipynb #476bacf8
 def _bone_lengths(x:torch.Tensor, skeleton:Skeleton=H36M):
@@ -193,7 +193,7 @@ def bone_length_loss(pred:torch.Tensor, # predicted poses (..., J, 3)
                      skeleton:Skeleton=H36M): # supplies the bones
     "Absolute error of each bone's length."
     _check_reduction(reduction)
-    pred, target = _check_pair(pred, target, n_joints=skeleton.n_joints)
+    pred, target = check_pair(pred, target, n_joints=skeleton.n_joints)
     return _reduce(_bone_length_errors(pred, target, skeleton), reduction)
 
 def bone_variance_loss(pred:torch.Tensor, # predicted clips (..., T, J, 3)
@@ -210,7 +210,7 @@ def bone_variance_loss(pred:torch.Tensor, # predicted clips (..., T, J, 3)
 # %% ../nbs/20_losses.ipynb #daf8faec
 def _focal_terms(pred, target, gamma:float, valid=None):
     "Focal-weighted per-joint errors `w · e`, `(..., J)`, weights normalised to mean 1 over the valid frames."
-    e = _joint_errors(pred, target)                                       # (..., J)
+    e = joint_errors(pred, target)                                       # (..., J)
     with torch.no_grad():
         v = None if valid is None else valid.to(e.dtype).expand(e.shape[:-1])[..., None].expand_as(e)
         ev = e if v is None else e * v
@@ -228,7 +228,7 @@ def focal_mpjpe(pred:torch.Tensor, # predicted poses (..., J, 3)
     "MPJPE with focal weights `(e / max e)^γ`, normalised to mean 1 over the batch and held constant in the gradient."
     _check_reduction(reduction)
     if not gamma >= 0: raise ValueError(f'gamma must be >= 0, got {gamma}')
-    pred, target = _check_pair(pred, target)
+    pred, target = check_pair(pred, target)
     valid = _check_valid(valid, pred)
     return _reduce(_focal_terms(pred, target, gamma, valid), reduction, valid)
 
@@ -267,16 +267,16 @@ class PoseLoss:
                  valid:torch.Tensor|None=None, # (..., T) bool: False on padded frames
                 ) -> tuple: # (total: scalar tensor, {term: detached scalar tensor})
         cfg, sk = self.cfg, self.skeleton
-        pred, target = _check_pair(pred, target)
+        pred, target = check_pair(pred, target)
         valid = _check_valid(valid, pred)
-        per_frame = {'mpjpe': lambda: _joint_errors(pred, target), 'n_mpjpe': lambda: _n_errors(pred, target),
-                     'p_mpjpe': lambda: _p_errors(pred, target), 'bone_length': lambda: _bone_length_errors(pred, target, sk),
+        per_frame = {'mpjpe': lambda: joint_errors(pred, target), 'n_mpjpe': lambda: n_errors(pred, target),
+                     'p_mpjpe': lambda: p_errors(pred, target), 'bone_length': lambda: _bone_length_errors(pred, target, sk),
                      'focal': lambda: _focal_terms(pred, target, cfg.focal_gamma, valid)}
         terms = {k: _reduce(f(), 'mean', valid) for k, f in per_frame.items() if getattr(cfg, k) > 0}
         if cfg.velocity > 0:
             _check_time(pred, 'pred', 'PoseLoss (velocity term)')
             steps = None if valid is None else valid[..., 1:] & valid[..., :-1]
-            terms['velocity'] = _reduce(_velocity_errors(pred, target), 'mean', steps)
+            terms['velocity'] = _reduce(velocity_errors(pred, target), 'mean', steps)
         if cfg.bone_variance > 0:
             _check_time(pred, 'pred', 'PoseLoss (bone_variance term)')
             terms['bone_variance'] = _reduce(_bone_variance_terms(pred, sk, valid), 'mean', valid)
@@ -293,8 +293,8 @@ def masked_2d_loss(pred_2d:torch.Tensor, # reconstructed keypoints (..., J, 2)
     "Confidence-weighted 2D reconstruction error over the masked (or all) entries."
     _check_reduction(reduction)
     if on not in ('masked', 'all'): raise ValueError(f"on must be 'masked' or 'all', got {on!r}")
-    pred_2d, clean_2d = _check_pair(pred_2d, clean_2d, n_coords=2, names=('pred_2d', 'clean_2d'))
-    e = _joint_errors(pred_2d, clean_2d)                                  # (..., J)
+    pred_2d, clean_2d = check_pair(pred_2d, clean_2d, n_coords=2, names=('pred_2d', 'clean_2d'))
+    e = joint_errors(pred_2d, clean_2d)                                  # (..., J)
     mask = torch.as_tensor(mask, device=e.device)
     if mask.shape != e.shape: raise ValueError(f'mask shape {tuple(mask.shape)} does not match the keypoints {tuple(e.shape)}')
     w = mask.to(e.dtype) if on == 'masked' else torch.ones_like(e)
