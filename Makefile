@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # Experiment batch run by `make reports` (see nbs/experiments/); DATA=<folder or file> points its real-data runs elsewhere.
 BATCH ?= nbs/experiments/default.batch.json
 
-.PHONY: setup test reports lab export clean-nbs
+.PHONY: setup test reports lab export clean-nbs gpu-check
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.py settings.ini pyproject.toml
@@ -26,6 +26,11 @@ test: setup
 
 reports: setup
 	$(PY) -m poselift.batch $(BATCH) --out reports $(if $(DATA),--data $(DATA))
+
+# On a machine with CUDA: the gpu-flagged cells, then bf16/fp16 speed against the CPU, a real OOM and its fallback, peak memory
+# and a short pretraining, as one table (.ci/gpu_check.py; under 8 minutes).
+gpu-check: setup
+	$(PY) .ci/gpu_check.py
 
 lab: setup
 	$(VENV)/bin/jupyter lab --no-browser --ip 127.0.0.1 --port 8888 $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
