@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from .skeleton import N_JOINTS, H36M, root_relative, flip_poses
 from pathlib import Path
-from .motion import Motion, resample_positions, load_bvh, load_bvh_folder, load_amass_pickle, load_h36m_motionbert
+from .motion import Motion, resample_positions, load_bvh, load_bvh_folder, load_amass_pickle, load_h36m_motionbert, CORPORA, corpus_dir, is_bvh_file
 from .synthetic import synthetic_dataset
 from . import camera
 
@@ -414,7 +414,7 @@ def shipped_motions_path(name:str) -> Path: # a key of `SHIPPED_MOTIONS`
 # %% ../nbs/04_data.ipynb #f120cd55
 MOTION_FORMATS = ('auto', 'synthetic', 'bvh', 'motions', 'amass', 'h36m')
 
-def load_motions(source, # 'synthetic', a shipped set ('cmu-30fps'), a folder of .bvh files, a .bvh file, a `save_motions` .npz, an AMASS or Human3.6M pickle
+def load_motions(source, # 'synthetic', a corpus ('cmu', 'bandai-namco'), a shipped set ('cmu-30fps'), a folder of BVH files, a .bvh(.xz) file, a `save_motions` .npz, an AMASS or Human3.6M pickle
                  format:str='auto', # one of `MOTION_FORMATS`; 'auto' decides from `source`
                  split:str='train', # Human3.6M only: 'train' (S1 S5 S6 S7 S8) or 'test' (S9 S11)
                  **kwargs) -> list: # more arguments for the reader (`synthetic_dataset`, `load_bvh`, ...)
@@ -422,11 +422,12 @@ def load_motions(source, # 'synthetic', a shipped set ('cmu-30fps'), a folder of
     if format not in MOTION_FORMATS: raise ValueError(f'load_motions: format must be one of {MOTION_FORMATS}, got {format!r}')
     if format == 'synthetic' or (format == 'auto' and str(source) == 'synthetic'): return synthetic_dataset(**kwargs)
     if str(source) in SHIPPED_MOTIONS: source = shipped_motions_path(str(source))
+    elif str(source) in CORPORA: source = corpus_dir(str(source))         # 'cmu', 'bandai-namco': found where corpora are
     path = Path(source)
     if not path.exists(): raise FileNotFoundError(f'{path}: no such file or folder (expected {MOTION_FORMATS[1:]})')
     if format == 'auto':
         suffix = path.suffix.lower()
-        if path.is_dir() or suffix == '.bvh' or path.name.lower().endswith('.bvh.xz'): format = 'bvh'
+        if path.is_dir() or is_bvh_file(path): format = 'bvh'
         elif suffix == '.npz': format = 'motions'
         elif suffix in ('.pkl', '.pickle'): format = 'h36m' if 'h36m' in path.name.lower() else 'amass'
         else: raise ValueError(f'{path}: cannot tell the format from the name; pass format= one of {MOTION_FORMATS[1:]}')

@@ -59,13 +59,13 @@ def code_hash() -> str:
     pkg = Path(poselift.__file__).parent
     return content_hash(*sorted(pkg.glob('*.py')), *sorted((pkg / 'csrc').glob('*')))
 
-def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', 'cmu', a shipped set's name, or a path
-    "sha256 of a run's data: the files of 'cmu' (where `mocap_dir` finds them), of a shipped set or of a path; 'synthetic' is made by the code."
+def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', a corpus or shipped set by name, or a path
+    "sha256 of a run's data: the files of a corpus (where `corpus_dir` finds them), of a shipped set or of a path; 'synthetic' is made by the code."
     from poselift.data import SHIPPED_MOTIONS, shipped_motions_path
-    from poselift.motion import mocap_dir
+    from poselift.motion import CORPORA, corpus_dir
     s = str(source)
     if s == 'synthetic': return 'synthetic'
-    return content_hash(mocap_dir() if s == 'cmu' else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
+    return content_hash(corpus_dir(s) if s in CORPORA else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
 
 def write_completion(folder, # the run's folder
                      record:dict) -> Path: # what the run was made from: plain JSON values (hashes, the configuration)

@@ -14,15 +14,15 @@ from tqdm import tqdm
 from .skeleton import H36M, N_JOINTS, check_poses, bone_lengths, rigid_bones
 
 # %% auto #0
-__all__ = ['BVH_CHANNELS', 'BVH_SUFFIXES', 'CMU_TO_H36M', 'CMU_UNIT_M', 'CMU_RIG', 'BANDAI_NAMCO_TO_H36M',
+__all__ = ['CORPORA', 'BVH_CHANNELS', 'BVH_SUFFIXES', 'CMU_TO_H36M', 'CMU_UNIT_M', 'CMU_RIG', 'BANDAI_NAMCO_TO_H36M',
            'BANDAI_NAMCO_HEAD_TOP_CM', 'BANDAI_NAMCO_RIG', 'RIGS', 'BANDAI_NAMCO_LICENCE', 'BANDAI_NAMCO_SPLITS',
            'LABEL_READERS', 'CMU_ARTICULATED_BONES', 'CONVERTER_VERSION', 'UP_TO_Y', 'H36M_CAMERA_SIZE', 'Motion',
-           'mocap_dir', 'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'is_bvh_file', 'bvh_stem',
-           'read_bvh_bytes', 'parse_bvh', 'axis_rotation', 'bvh_positions', 'to_h36m', 'has_converter_tpose',
-           'resample_positions', 'add_points', 'Rig', 'load_rig', 'bvh_rig', 'bandai_namco_split',
-           'bandai_namco_labels', 'load_bvh', 'check_bvh_motion', 'motion_cache_dir', 'cache_key', 'bvh_files',
-           'load_bvh_files', 'load_bvh_folder', 'split_by_subject', 'load_amass_pickle', 'parse_h36m_source',
-           'load_h36m_motionbert']
+           'corpus_dir', 'mocap_dir', 'UnsafePickleError', 'SafeUnpickler', 'safe_load_pickle', 'Bvh', 'is_bvh_file',
+           'bvh_stem', 'read_bvh_bytes', 'parse_bvh', 'axis_rotation', 'bvh_positions', 'to_h36m',
+           'has_converter_tpose', 'resample_positions', 'add_points', 'Rig', 'load_rig', 'bvh_rig',
+           'bandai_namco_split', 'bandai_namco_labels', 'load_bvh', 'check_bvh_motion', 'motion_cache_dir', 'cache_key',
+           'bvh_files', 'load_bvh_files', 'load_bvh_folder', 'split_by_subject', 'load_amass_pickle',
+           'parse_h36m_source', 'load_h36m_motionbert']
 
 # %% ../nbs/01_motion.ipynb #48746ca2
 @dataclass
@@ -62,35 +62,51 @@ class Motion:
                 f'action {self.action or "?"}, {self.frame} frame)')
 
 # %% ../nbs/01_motion.ipynb #74a4f755
-_MOCAP_HINT = ("put the CMU BVH files (the subject sub-folders 01/, 02/, ... of cgspeed.com's MotionBuilder-friendly BVH "
-              "conversion of mocap.cs.cmu.edu) under data/mocap/ of the repository (see data/README.md), "
-              "or set POSELIFT_MOCAP to their folder, or pass the folder")
+CORPORA = {  # corpus name -> (its folder under data/, its environment variable, where to get it)
+    'cmu': ('mocap', 'POSELIFT_MOCAP', "the CMU BVH files (the subject sub-folders 01/, 02/, ... of cgspeed.com's "
+            "MotionBuilder-friendly BVH conversion of mocap.cs.cmu.edu)"),
+    'bandai-namco': ('bandai-namco', 'POSELIFT_BANDAI_NAMCO', "the Bandai-Namco Research Motion dataset's BVH files "
+                     "(dataset-1/ and dataset-2/ of github.com/BandaiNamcoResearchInc/Bandai-Namco-Research-Motiondataset; .bvh or .bvh.xz)"),
+}
 
-def _mocap_search() -> list:
-    "Where `mocap_dir` looks by default: `data/mocap` of the repository and of the working directory and its parents, then the developers' `../shared/data/mocap`."
+def _corpus_hint(name:str) -> str:
+    folder, env, what = CORPORA[name]
+    return f'put {what} under data/{folder}/ of the repository (see data/README.md), or set {env} to their folder, or pass the folder'
+
+def _corpus_search(name:str) -> list:
+    "Where `corpus_dir` looks by default: `data/<folder>` of the repository and of the working directory and its parents, then the developers' `../shared/data/<folder>`."
     import poselift
-    repo = Path(poselift.__file__).resolve().parent.parent                   # the folder holding the package
-    found = [d / 'data' / 'mocap' for d in (repo, Path.cwd(), *Path.cwd().parents)]
-    found.append(repo.parent / 'shared' / 'data' / 'mocap')
+    folder, repo = CORPORA[name][0], Path(poselift.__file__).resolve().parent.parent   # the folder holding the package
+    found = [d / 'data' / folder for d in (repo, Path.cwd(), *Path.cwd().parents)]
+    found.append(repo.parent / 'shared' / 'data' / folder)
     return list(dict.fromkeys(found))
 
-def mocap_dir(folder:str|Path|None=None, # a folder of BVH files to use (must exist); None: look for one
-              search:list|None=None, # candidate folders in order; None: `_mocap_search()`, the real places
-             ) -> Path:
-    "The folder of CMU BVH clips: `folder`, else $POSELIFT_MOCAP, else the first of `search` holding .bvh files."
+def corpus_dir(name:str='cmu', # a key of `CORPORA`
+               folder:str|Path|None=None, # a folder of BVH files to use (must exist); None: look for one
+               search:list|None=None, # candidate folders in order; None: `_corpus_search(name)`, the real places
+              ) -> Path:
+    "The folder of a corpus's BVH files: `folder`, else its environment variable, else the first of `search` holding BVH files."
     import os
+    if name not in CORPORA: raise ValueError(f'unknown corpus {name!r}; known: {list(CORPORA)}')
+    env_name = CORPORA[name][1]
     if folder:
-        if not Path(folder).is_dir(): raise FileNotFoundError(f'{folder}: no such folder of CMU BVH clips; {_MOCAP_HINT}')
+        if not Path(folder).is_dir(): raise FileNotFoundError(f'{folder}: no such folder of {name} BVH files; {_corpus_hint(name)}')
         return Path(folder)
-    if os.environ.get('POSELIFT_MOCAP'):
-        env = Path(os.environ['POSELIFT_MOCAP'])
-        if not env.is_dir(): raise FileNotFoundError(f'POSELIFT_MOCAP={env}: no such folder of CMU BVH clips; {_MOCAP_HINT}')
+    if os.environ.get(env_name):
+        env = Path(os.environ[env_name])
+        if not env.is_dir(): raise FileNotFoundError(f'{env_name}={env}: no such folder of {name} BVH files; {_corpus_hint(name)}')
         return env
-    search = _mocap_search() if search is None else [Path(d) for d in search]
+    search = _corpus_search(name) if search is None else [Path(d) for d in search]
     for d in search:
-        if d.is_dir() and next(d.rglob('*.bvh'), None): return d
-    looked = ''.join(f'\n  {d}' for d in ['$POSELIFT_MOCAP (not set)', *search])
-    raise FileNotFoundError(f'no CMU BVH data found; looked in:{looked}\nTo use it, {_MOCAP_HINT}.')
+        if d.is_dir() and (next(d.rglob('*.bvh'), None) or next(d.rglob('*.bvh.xz'), None)): return d
+    looked = ''.join(f'\n  {d}' for d in [f'${env_name} (not set)', *search])
+    raise FileNotFoundError(f'no {name} BVH data found; looked in:{looked}\nTo use it, {_corpus_hint(name)}.')
+
+def mocap_dir(folder:str|Path|None=None, # a folder of BVH files to use (must exist); None: look for one
+              search:list|None=None, # candidate folders in order; None: the real places
+             ) -> Path:
+    "The folder of the CMU BVH clips: `corpus_dir('cmu', ...)`."
+    return corpus_dir('cmu', folder, search)
 
 # %% ../nbs/01_motion.ipynb #0b4c1396
 class UnsafePickleError(pickle.UnpicklingError, ValueError):
