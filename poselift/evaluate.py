@@ -20,7 +20,7 @@ from .files import atomic_write
 # %% auto #0
 __all__ = ['PCK_THRESHOLD_MM', 'AUC_THRESHOLDS_MM', 'METRICS', 'LABELS', 'PRECISIONS', 'SUMMARY_KEYS', 'merge_windows',
            'evaluate_poses', 'metric_tables', 'predict_windows', 'evaluation_config', 'evaluate_model',
-           'metrics_summary', 'seen_subjects', 'evaluate_checkpoint', 'print_summary']
+           'metrics_summary', 'seen_subjects', 'derived_joints', 'evaluate_checkpoint', 'print_summary']
 
 # %% ../nbs/35_evaluate.ipynb #d9a6141f
 def merge_windows(window_preds, # predictions per window (N, T, J, C), numpy or torch
@@ -241,6 +241,13 @@ def seen_subjects(ck:dict, # a checkpoint's contents
                       + ': these frames do not measure people the model has never seen')
     return seen
 
+def derived_joints(motions:list) -> dict: # the scored motions
+    "Per rig, the H36M joints that its motions derive by a rule instead of reading a marker, with the rule: `{rig: {joint: rule}}`."
+    out = {}
+    for m in motions:
+        if m.meta.get('rig'): out.setdefault(m.meta['rig'], {}).update(m.meta.get('derived_joints') or {})
+    return out
+
 def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with the training data settings under 'data'
                         data, # 'synthetic', a BVH folder or file, an AMASS or Human3.6M pickle (`load_motions`), or `Motion`s
                         out=None, # write the summary here as JSON (e.g. 'metrics.json'); None: do not write
@@ -267,6 +274,7 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
                'synthetic': any(bool(m.meta.get('synthetic')) for m in motions), 'flip': bool(flip), 'noise': bool(noise),
                'evaluation_cameras': list(dict.fromkeys(frames['camera'])),
                'subjects': sorted({m.subject for m in motions}), 'seen_subjects': seen,
+               'scored_joints': list(H36M.names), 'derived_joints': derived_joints(motions),
                'data_settings': data_config_to_dict(evaluation_config(data_cfg, noise)),
                **metrics_summary(frames, tables)}
     summary = json.loads(json.dumps(summary, allow_nan=False))      # exactly what the file holds (tuples become lists)
