@@ -19,9 +19,9 @@ from .evaluate import predict_windows, merge_windows
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'UNITS', 'Keypoints', 'read_keypoints', 'h36m_keypoints',
-           'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence', 'lift_keypoints', 'lift_page', 'sidecar_path',
-           'lift_file', 'lift_main']
+__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'UNITS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS',
+           'Keypoints', 'read_keypoints', 'h36m_keypoints', 'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence',
+           'lift_keypoints', 'lift_page', 'sidecar_path', 'lift_file', 'export_weights', 'lift_main']
 
 # %% ../nbs/40_lift.ipynb #48456c45
 KEYPOINT_FORMATS = {'coco': COCO_NAMES, 'h36m': H36M.names, 'halpe': HALPE_NAMES}   # format -> joint names in file order
@@ -297,6 +297,23 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
     if page is not None: atomic_write(html_out, page)
     return summary
 
+# %% ../nbs/40_lift.ipynb #a4e6a4ec
+WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights' if '__file__' in globals() else Path('../poselift/weights').resolve()   # shipped with the package
+SHIPPED_WEIGHTS = WEIGHTS_DIR / 'dstformer-bandai-cmu.pt'   # the lifter `poselift lift` uses by default
+WEIGHT_KEYS = ('kind', 'config', 'model', 'data', 'run', 'subjects', 'task')   # what a weights-only file keeps of a checkpoint
+
+def export_weights(checkpoint, # a training checkpoint (best.pt, last.pt, ...)
+                   out, # the weights file to write
+                   note:str='') -> Path: # how it was made, stored under 'note'
+    "Write the model of `checkpoint` weights-only (float32, no optimiser, RNG or history), with what lifting and evaluation read."
+    ck = read_checkpoint(checkpoint)
+    if 'config' not in ck or 'model' not in ck: raise ValueError(f'{checkpoint}: not a poselift checkpoint (keys {sorted(ck)[:8]})')
+    if 'data' not in ck: raise ValueError(f'{checkpoint}: no training data settings ("data"), which lifting needs')
+    kept = {k: ck[k] for k in WEIGHT_KEYS if k in ck}
+    kept['model'] = {k: v.detach().float().clone() for k, v in ck['model'].items()}
+    buf = io.BytesIO(); torch.save({'format': 'poselift-weights/1', **kept, 'note': note}, buf)
+    return atomic_write(out, buf.getvalue())
+
 # %% ../nbs/40_lift.ipynb #f814a2e9
 def lift_main(argv:list|None=None): # command-line arguments after `lift`
     "`poselift lift KEYPOINTS --checkpoint CKPT --out OUT.npy [--html OUT.html] [--format F] [--width W --height H] [--fps F] [--flip]`"
@@ -304,7 +321,9 @@ def lift_main(argv:list|None=None): # command-line arguments after `lift`
                                  description='Lift a 2D keypoint sequence (COCO-17, H36M-17 or Halpe-26; .npy or JSON, AlphaPose '
                                              'results included) to root-relative 3D poses, one per frame.')
     ap.add_argument('keypoints', help='.npy (T, J, 2|3) in pixels, a JSON {"keypoints", "width", "height", ...}, or AlphaPose results JSON')
-    ap.add_argument('--checkpoint', required=True, help="a poselift checkpoint (best.pt) or MotionBERT's .bin")
+    shipped = SHIPPED_WEIGHTS.is_file()
+    ap.add_argument('--checkpoint', required=not shipped, default=str(SHIPPED_WEIGHTS) if shipped else None,
+                    help="a poselift checkpoint (best.pt), weights file or MotionBERT's .bin" + (f' (default: the shipped {SHIPPED_WEIGHTS.name})' if shipped else ''))
     ap.add_argument('--out', required=True, help='the poses: (T, 17, 3) float32 .npy; a sidecar OUT.lift.json says their units')
     ap.add_argument('--html', help='also write a standalone page with the animation')
     ap.add_argument('--format', default='auto', choices=FORMAT_CHOICES, help='joint order (auto: 26 joints Halpe-26, 17 COCO-17)')
