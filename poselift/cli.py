@@ -11,25 +11,56 @@ from .camera import NoiseConfig
 from .data import DataConfig, load_motions
 from .losses import LossConfig
 from .model import ModelConfig, PRESETS, preset
-from .motion import split_by_subject, mocap_dir
+from .motion import mocap_dir
 from .train import TrainConfig, Callback, LiftTask, train, init_distributed
 from .baseline import MLPConfig
 from .tasks import Masked2DTask, finetune_model, FINETUNE_MODES
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['DATA_KEYS', 'MODEL_KEYS', 'MODEL_CONFIGS', 'TASKS', 'TASK_KEYS', 'SECTIONS', 'COMMANDS', 'check_run_config',
-           'build_configs', 'apply_overrides', 'read_config_file', 'train_run', 'train_main', 'evaluate_main',
-           'lift_main', 'batch_main', 'main']
+__all__ = ['SUBJECT_LISTS', 'DATA_KEYS', 'MODEL_KEYS', 'MODEL_CONFIGS', 'TASKS', 'TASK_KEYS', 'SECTIONS', 'COMMANDS',
+           'check_subjects', 'select_subjects', 'check_run_config', 'build_configs', 'apply_overrides',
+           'read_config_file', 'train_run', 'train_main', 'evaluate_main', 'lift_main', 'batch_main', 'main']
+
+# %% ../nbs/95_cli.ipynb #6b530646
+SUBJECT_LISTS = ('train_subjects', 'val_subjects', 'test_subjects', 'exclude_subjects')   # [data] keys; no subject in two of them
+
+def check_subjects(data:dict, # a [data] section with every subject list present
+                   where:str='config') -> dict: # what to call it in errors
+    "`data` with its subject lists as lists of strings; an error when one is not a list or a subject is in two."
+    data = dict(data)
+    for k in SUBJECT_LISTS:
+        if not isinstance(data[k], (list, tuple)): raise ValueError(f'{where}: data.{k} must be a list of subject ids, got {data[k]!r}')
+        data[k] = [str(s) for s in data[k]]
+    for i, a in enumerate(SUBJECT_LISTS):
+        for b in SUBJECT_LISTS[i + 1:]:
+            both = sorted(set(data[a]) & set(data[b]))
+            if both: raise ValueError(f'{where}: subject {both[0]!r} is in both data.{a} and data.{b}')
+    return data
+
+def select_subjects(motions:list, # every `Motion` read
+                    data:dict) -> tuple: # a checked [data] section
+    "`(train, val, test)` motions as the [data] subject lists say; errors name a listed subject without motions."
+    present = {m.subject for m in motions}
+    if '' in present and any(data[k] for k in SUBJECT_LISTS):
+        raise ValueError(f"{next(m.source for m in motions if not m.subject)}: motion has no subject id, so no subject list can hold it")
+    for k in ('train_subjects', 'val_subjects', 'test_subjects'):
+        missing = sorted(set(data[k]) - present)
+        if missing: raise ValueError(f"data.{k}: {missing} have no motions in {data['source']}; its subjects: {sorted(present)}")
+    held = set(data['val_subjects']) | set(data['test_subjects']) | set(data['exclude_subjects'])
+    train = [m for m in motions if (m.subject in data['train_subjects'] if data['train_subjects'] else m.subject not in held)]
+    return train, [m for m in motions if m.subject in data['val_subjects']], [m for m in motions if m.subject in data['test_subjects']]
 
 # %% ../nbs/95_cli.ipynb #e2fc0c90
 DATA_KEYS = {  # [data] keys that are not DataConfig fields
     'source': 'synthetic',      # 'synthetic', 'cmu' (the CMU clips `poselift.motion.mocap_dir` finds), a folder of BVH files (subject sub-folders), a .bvh file, an AMASS or Human3.6M pickle
     'format': 'auto',           # `poselift.data.load_motions`'s format
     'source_options': {},       # more arguments for the reader, e.g. {n_subjects = 6, n_frames = 240} for 'synthetic'
+    'train_subjects': [],       # the subjects trained on; []: every subject not held out below (name them, so that no new folder trains)
     'val_subjects': [],         # subjects held out for validation (checkpoints are selected on them alone)
-    'exclude_subjects': [],     # subjects read but never used (e.g. a test set kept apart)
-}
+    'test_subjects': [],        # subjects held out for the final test: never trained on nor selected on; kept in config.json and checkpoints
+    'exclude_subjects': [],     # subjects read but never used (e.g. data kept from everyone)
+}   # [data] seed (a DataConfig field) left out or null follows [train] seed: one seed varies weights, data order, cameras, noise, masks, flips
 MODEL_KEYS = {  # [model] keys that are not fields of the model's config
     'kind': 'dstformer',        # 'dstformer' (ModelConfig fields) or 'mlp' (the per-frame baseline: MLPConfig fields)
     'preset': 'seed',           # dstformer: the `poselift.model.PRESETS` entry the fields change
@@ -62,9 +93,9 @@ def check_run_config(raw:dict, # sections as read from TOML / JSON
         bad = sorted(set(d) - known)
         if bad: raise ValueError(f'{where}: unknown key {sec}.{bad[0]}{_suggest(bad[0], known)}')
         out[sec] = d
-    data = {**DATA_KEYS, **out['data']}
+    data = {**DATA_KEYS, 'seed': None, **out['data']}
     if data.get('noise') is True: data['noise'] = asdict(NoiseConfig())
-    out['data'] = data
+    out['data'] = check_subjects(data, where)
     out['model'] = {**MODEL_KEYS, **out['model']}
     out['task'] = {**TASK_KEYS, **out['task']}
     m = out['model']
@@ -80,6 +111,7 @@ def check_run_config(raw:dict, # sections as read from TOML / JSON
 def build_configs(run:dict) -> tuple:
     "`(model config, DataConfig, TrainConfig, LossConfig)` of a checked run configuration (model config None with init_from)."
     d = {k: v for k, v in run['data'].items() if k not in DATA_KEYS}
+    if d.get('seed') is None: d['seed'] = run['train'].get('seed', TrainConfig.seed)   # the data follow the training seed unless set
     if isinstance(d.get('noise'), dict): d['noise'] = NoiseConfig(**d['noise'])
     data_cfg = DataConfig(**d)
     rm = run['model']
@@ -137,21 +169,20 @@ class _WriteConfig(Callback):
 def train_run(run:dict, # a run configuration (`check_run_config` is applied)
               out_dir, # folder for checkpoints, metrics.csv and config.json
               resume:bool=False): # continue from out_dir/last.pt
-    "Train as `run` says: read the motions, hold out the validation subjects, fit; returns the `Learner`."
+    "Train as `run` says: read the motions, hold out the validation and test subjects, fit; returns the `Learner`."
     run = check_run_config(run)
     model_cfg, data_cfg, train_cfg, loss_cfg = build_configs(run)
     rank, world = init_distributed(train_cfg.device)
     d = run['data']
     motions = load_motions(mocap_dir() if d['source'] == 'cmu' else d['source'], format=d['format'], **d['source_options'])
-    if d['exclude_subjects']: motions = [m for m in motions if m.subject not in set(map(str, d['exclude_subjects']))]
-    if d['val_subjects']: train_m, val_m = split_by_subject(motions, d['val_subjects'])
-    else: train_m, val_m = motions, None
-    if not train_m: raise ValueError(f"{d['source']}: no motions left to train on after holding out {d['val_subjects']}")
+    train_m, val_m, test_m = select_subjects(motions, d)
+    if not train_m: raise ValueError(f"{d['source']}: no motions left to train on after holding out {d['val_subjects'] + d['test_subjects']}")
+    subjects = {k: sorted({m.subject for m in ms}) for k, ms in (('train', train_m), ('val', val_m), ('test', test_m))}
     out, rm, t = Path(out_dir), run['model'], run['task']
     model = finetune_model(rm['init_from'], rm['finetune'], rm['head_hidden']) if rm['init_from'] else model_cfg
     task = LiftTask(loss_cfg) if t['name'] == 'lift' else Masked2DTask(t['on'])
-    return train(model, data_cfg, train_cfg, train_m, val_m, out, loss_cfg, resume=resume,
-                 callbacks=[_WriteConfig(run, out)], meta={'run': run}, task=task)
+    return train(model, data_cfg, train_cfg, train_m, val_m or None, out, loss_cfg, resume=resume,
+                 callbacks=[_WriteConfig(run, out)], meta={'run': run, 'subjects': subjects}, task=task)
 
 def train_main(argv:list|None=None): # command-line arguments after `train`
     "`poselift train --config FILE --out DIR [--resume] [--section.key VALUE ...]`"

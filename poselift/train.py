@@ -20,11 +20,12 @@ from .losses import LossConfig, PoseLoss, mpjpe, p_mpjpe
 from .files import atomic_write, atomic_link
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'RESUME_CAN_CHANGE', 'MODEL_KINDS', 'TrainConfig',
-           'exponential_factor', 'warmup_cosine_factor', 'lr_factor', 'NonFiniteLoss', 'LiftTask', 'validation_config',
-           'validate', 'Callback', 'StopTraining', 'native_bf16', 'resolve_precision', 'norm_parameter_names',
-           'param_groups', 'Learner', 'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress',
-           'default_callbacks', 'init_distributed', 'build_model', 'load_trained', 'train']
+__all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'BUDGETS', 'RESUME_CAN_CHANGE', 'MODEL_KINDS',
+           'TrainConfig', 'exponential_factor', 'warmup_cosine_factor', 'budget_progress', 'lr_factor', 'NonFiniteLoss',
+           'LiftTask', 'validation_config', 'validate', 'Callback', 'StopTraining', 'native_bf16', 'resolve_precision',
+           'norm_parameter_names', 'param_groups', 'LearnerBudget', 'LearnerStep', 'LearnerState', 'Learner',
+           'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'TextLog', 'default_callbacks',
+           'init_distributed', 'build_model', 'load_trained', 'train']
 
 # %% ../nbs/30_train.ipynb #e8faa44d
 SCHEDULES = ('constant', 'exponential', 'cosine')
@@ -35,8 +36,9 @@ PARAM_GROUPS = ('head', 'norm')   # named parameter groups that `TrainConfig.gro
 class TrainConfig:
     "How to train: budget, optimiser, schedule, precision, validation and checkpoints."
     epochs:int|None = 10              # budget in epochs; None (or 0, for TOML): no epoch limit (set max_steps or max_minutes)
-    max_steps:int|None = None         # budget in optimiser steps; None: no step limit
-    max_minutes:float|None = None     # budget in wall-clock minutes (training and validation); None: no time limit
+    max_steps:int|None = None         # budget in optimiser steps; None (or 0, for TOML): no step limit
+    max_minutes:float|None = None     # wall-clock cap (training and validation); with a step budget (epochs, max_steps) only a safety cap
+                                      # that the schedule ignores; alone, the budget the schedule follows. None (or 0): no time limit
     batch_size:int = 32               # windows per optimiser step, over all processes and micro-batches
     accumulate:int = 1                # micro-batches per optimiser step (gradient accumulation); the OOM fallback doubles it
     lr:float = 1e-3                   # AdamW learning rate (MotionBERT: 5e-4 pretraining, 2e-4 fine-tuning)
@@ -57,14 +59,17 @@ class TrainConfig:
     precision:str = 'fp32'            # 'fp32'; 'bf16': autocast to bfloat16 (CPU or CUDA); 'fp16': autocast + gradient scaler (CUDA); 'auto': 'bf16' where native, else 'fp32'
     device:str = 'auto'               # 'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     compile:bool = False              # run the model through `torch.compile`
-    seed:int = 0                      # initial weights, data order and augmentation (with the data's own seed)
+    seed:int = 0                      # initial weights and dropout; a run configuration's [data] seed follows it unless set (poselift.cli)
     num_workers:int = 0               # DataLoader worker processes
     val_batch_size:int = 256          # windows per validation batch
     progress:bool|None = None         # tqdm bars for epochs and steps; None: only when stderr is a terminal
+    log:bool = True                   # one line per validation and a closing line on stdout, terminal or not (`TextLog`)
 
     def __post_init__(self):
         self.betas = tuple(self.betas)
         if self.epochs == 0: self.epochs = None
+        if self.max_steps == 0: self.max_steps = None
+        if self.max_minutes == 0: self.max_minutes = None
         if self.epochs is None and self.max_steps is None and self.max_minutes is None:
             raise ValueError('TrainConfig: no budget: set epochs, max_steps or max_minutes')
         for k in ('epochs', 'max_steps'):
@@ -96,6 +101,15 @@ def warmup_cosine_factor(step:int, # optimiser steps completed
     warm = min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0
     p = min(max(progress, 0.0), 1.0)
     return warm * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * p)))
+
+def budget_progress(cfg:TrainConfig, # the budgets
+                    step:int, # optimiser steps completed
+                    steps_per_epoch:int, # optimiser steps in an epoch (read only with `cfg.epochs`)
+                    seconds:float) -> float: # wall-clock seconds spent (read only when `max_minutes` is the sole budget)
+    "Fraction of the budget spent, in [0, 1]: by steps whenever `epochs` or `max_steps` is set; by the clock only when minutes are the sole budget."
+    p = [step / b for b in (cfg.epochs and cfg.epochs * max(1, steps_per_epoch), cfg.max_steps) if b]
+    if not p and cfg.max_minutes: p = [seconds / (60 * cfg.max_minutes)]
+    return min(1.0, max(p, default=0.0))
 
 def lr_factor(cfg:TrainConfig, # the schedule's settings
               step:int, # optimiser steps completed
@@ -165,6 +179,8 @@ def validate(model:nn.Module, # the model (any wrapper: called as model(x))
     return {'val_mpjpe': 1000 * sums[0].item() / n, 'val_p_mpjpe': 1000 * sums[1].item() / n, 'val_frames': int(sums[2].item())}
 
 # %% ../nbs/30_train.ipynb #23c4642a
+BUDGETS = ('max_steps', 'epochs', 'max_minutes')   # what can end a run, in the order `Learner.budget_spent` names them: the clock last
+
 class Callback:
     "Something that happens around the loop; override any of the event methods. Lower `order` runs first."
     order = 0
@@ -222,47 +238,9 @@ def param_groups(model:nn.Module, # the model (parameters with requires_grad onl
     if not groups: raise ValueError('param_groups: the model has no trainable parameters')
     return [{'name': g, 'params': ps, 'lr': group_lr.get(g, lr), 'base_lr': group_lr.get(g, lr)} for g, ps in groups.items()]
 
-# %% ../nbs/30_train.ipynb #f3de907e
-class Learner:
-    "Trains `model` on `train_ds` for `task`, validating on `val_ds`; `fit()` runs the loop, callbacks do the rest."
-    def __init__(self, model:nn.Module, # the model (unwrapped); moved to the device
-                 train_ds:PoseWindows, # training windows
-                 val_ds:PoseWindows|None=None, # validation windows (see `validation_config`), or None
-                 task=None, # what a batch means (default `LiftTask()`)
-                 cfg:TrainConfig|None=None, # how to train
-                 callbacks:list|tuple=(), # `Callback`s; `default_callbacks(out_dir)` gives the usual ones
-                 meta:dict|None=None): # stored in every checkpoint: data settings, model kind, ...
-        self.cfg = cfg = cfg if cfg is not None else TrainConfig()
-        self.task = task if task is not None else LiftTask()
-        self.train_ds, self.val_ds, self.meta = train_ds, val_ds, dict(meta or {})
-        self.rank, self.world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if torch.distributed.is_initialized() else (0, 1)
-        self.device = _device(cfg.device)
-        if self.world > 1 and self.device.type == 'cuda': self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', self.rank)))
-        if cfg.batch_size % (self.world * cfg.accumulate):
-            raise ValueError(f'TrainConfig.batch_size {cfg.batch_size} must be a multiple of processes × accumulate = {self.world} × {cfg.accumulate}')
-        if cfg.precision == 'fp16' and self.device.type != 'cuda': raise ValueError("TrainConfig.precision 'fp16' needs CUDA; use 'bf16' on the CPU")
-        self.precision = resolve_precision(cfg.precision, self.device)    # what this run uses: 'auto' resolved here
-        self.model = model.to(self.device)
-        self.dim_in = model.cfg.dim_in if hasattr(model, 'cfg') else train_ds[0]['inputs'].shape[-1]
-        self.net = self.model                                             # what the step calls: compiled and/or DDP-wrapped
-        if cfg.compile: self.net = torch.compile(self.net)
-        if self.world > 1:
-            ids = [self.device.index] if self.device.type == 'cuda' else None
-            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
-        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.group_lr), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-                                     weight_decay=cfg.weight_decay)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
-        self.cbs = sorted(callbacks, key=lambda c: c.order)
-        self.epoch = self.step = self.batch_in_epoch = 0                  # epochs completed, optimiser steps, batches done this epoch
-        self.splits = cfg.accumulate                                      # micro-batches per step (doubles on OOM)
-        self.elapsed = 0.0                                                # seconds trained before this process (resume)
-        self.history, self.best, self.stop, self.last = [], [], False, {}   # metric rows; [(val_mpjpe, step, file)]; stop flag; last step's numbers
-        self.running = {'n': 0, 'sums': {}}                               # sums of the step numbers since the last metrics row
-
-    def __call__(self, event:str):
-        for cb in self.cbs: getattr(cb, event)(self)
-
-    # --- where training is
+# %% ../nbs/30_train.ipynb #c34eb376
+class LearnerBudget:
+    "Where training is against its budgets (a part of `Learner`): seconds, progress, which budget is spent, whether to stop."
     @property
     def seconds(self) -> float: return self.elapsed + (time.time() - self._t0)
     def steps_per_epoch(self) -> int:
@@ -270,21 +248,27 @@ class Learner:
         if not hasattr(self, '_steps_per_epoch'): self._steps_per_epoch = len(self.epoch_batches(skip=0))
         return self._steps_per_epoch
     def progress(self) -> float:
-        "Fraction of the budget spent: the furthest along of the epoch, step and time budgets."
-        c, p = self.cfg, [0.0]
-        if c.epochs: p.append(self.step / (c.epochs * max(1, self.steps_per_epoch())))
-        if c.max_steps: p.append(self.step / c.max_steps)
-        if c.max_minutes: p.append(self.seconds / (60 * c.max_minutes))
-        return min(1.0, max(p))
-    def budget_spent(self) -> bool:
+        "Fraction of the budget spent (`budget_progress`): by steps when there is a step budget, else by the clock."
+        return budget_progress(self.cfg, self.step, self.steps_per_epoch() if self.cfg.epochs else 0, self.seconds)
+    def budget_spent(self) -> str|None:
+        "The first spent budget of `BUDGETS` ('max_steps', 'epochs', then the clock's 'max_minutes'), or None."
         c = self.cfg
-        done = bool((c.epochs and self.epoch >= c.epochs) or (c.max_steps and self.step >= c.max_steps) or
-                    (c.max_minutes and self.seconds >= 60 * c.max_minutes))
+        spent = [bool(c.max_steps and self.step >= c.max_steps), bool(c.epochs and self.epoch >= c.epochs),
+                 bool(c.max_minutes and self.seconds >= 60 * c.max_minutes)]
         if self.world > 1 and c.max_minutes:                             # the clock differs between processes: rank 0 decides
-            flag = torch.tensor([float(done)], device=self.device if self.device.type == 'cuda' else 'cpu')
-            torch.distributed.broadcast(flag, 0); done = bool(flag.item())
-        return done
+            flag = torch.tensor([float(spent[2])], device=self.device if self.device.type == 'cuda' else 'cpu')
+            torch.distributed.broadcast(flag, 0); spent[2] = bool(flag.item())
+        return next((b for b, s in zip(BUDGETS, spent) if s), None)
+    def halt(self) -> bool:
+        "Whether training stops now (a callback set `stop`, or a budget is spent); the reason goes to `stopped_by`."
+        if not self.stop: self.stopped_by = self.budget_spent()
+        elif self.stopped_by is None: self.stopped_by = 'callback'
+        self.stop = self.stopped_by is not None
+        return self.stop
 
+# %% ../nbs/30_train.ipynb #6a03a81f
+class LearnerStep:
+    "The optimiser step (a part of `Learner`): this epoch's batches, autocast, one step with accumulation, mixed precision and the OOM fallback."
     def epoch_batches(self, skip:int|None=None) -> list:
         "This epoch's global batches (lists of window indices) after the first `skip` (default: those already done)."
         batches = list(WindowBatches(self.train_ds, self.cfg.batch_size, shuffle=True))
@@ -299,27 +283,6 @@ class Learner:
     def autocast(self):
         dt = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
         return torch.autocast(self.device.type, dtype=dt) if dt is not None else contextlib.nullcontext()
-
-    # --- the loop
-    def fit(self):
-        "Train until a budget is spent or a callback stops; returns the metrics history as a DataFrame."
-        self._t0 = time.time(); self.stop = self.budget_spent()
-        try:
-            self('before_fit')
-            while not self.stop:
-                self.train_ds.set_epoch(self.epoch)
-                self('before_epoch')
-                for batch in self.loader():
-                    self.train_step(batch)
-                    self('after_step')
-                    if self.stop or self.budget_spent(): self.stop = True; break
-                else:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    self('after_epoch')
-                    self.stop = self.stop or self.budget_spent()
-        except StopTraining: pass
-        self('after_fit')
-        return self.metrics
 
     def train_step(self, batch:dict):
         "One optimiser step on one batch (this process's share), with accumulation, mixed precision and the OOM fallback."
@@ -367,7 +330,9 @@ class Learner:
             sums = dict(zip(sums, vals))
         return {k: float(v) for k, v in sums.items()}
 
-    # --- state
+# %% ../nbs/30_train.ipynb #9ea2999b
+class LearnerState:
+    "What a checkpoint holds and how a learner returns to it (a part of `Learner`)."
     @property
     def metrics(self) -> pd.DataFrame: return pd.DataFrame(self.history)
 
@@ -378,7 +343,7 @@ class Learner:
                 'config': asdict(self.model.cfg), 'model': self.model.state_dict(),
                 'train': asdict(self.cfg), 'task': self.task.state(),
                 'epoch': self.epoch, 'step': self.step, 'batch_in_epoch': self.batch_in_epoch, 'splits': self.splits,
-                'seconds': self.seconds, 'optimizer': self.opt.state_dict(), 'scaler': self.scaler.state_dict(),
+                'seconds': self.seconds, 'stopped_by': self.stopped_by, 'optimizer': self.opt.state_dict(), 'scaler': self.scaler.state_dict(),
                 'history': self.history, 'best': [list(b) for b in self.best], 'running': self.running,
                 'rng': {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                         'numpy': [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
@@ -400,7 +365,69 @@ class Learner:
         random.setstate((r['python'][0], tuple(r['python'][1]), r['python'][2]))
         return self
 
-# %% ../nbs/30_train.ipynb #f40679dc
+# %% ../nbs/30_train.ipynb #c44a2ee6
+class Learner(LearnerBudget, LearnerStep, LearnerState):
+    "Trains `model` on `train_ds` for `task`, validating on `val_ds`; `fit()` runs the loop, callbacks do the rest."
+    def __init__(self, model:nn.Module, # the model (unwrapped); moved to the device
+                 train_ds:PoseWindows, # training windows
+                 val_ds:PoseWindows|None=None, # validation windows (see `validation_config`), or None
+                 task=None, # what a batch means (default `LiftTask()`)
+                 cfg:TrainConfig|None=None, # how to train
+                 callbacks:list|tuple=(), # `Callback`s; `default_callbacks(out_dir)` gives the usual ones
+                 meta:dict|None=None): # stored in every checkpoint: data settings, model kind, ...
+        self.cfg = cfg = cfg if cfg is not None else TrainConfig()
+        self.task = task if task is not None else LiftTask()
+        self.train_ds, self.val_ds, self.meta = train_ds, val_ds, dict(meta or {})
+        self.rank, self.world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if torch.distributed.is_initialized() else (0, 1)
+        self.device = _device(cfg.device)
+        if self.world > 1 and self.device.type == 'cuda': self.device = torch.device('cuda', int(os.environ.get('LOCAL_RANK', self.rank)))
+        if cfg.batch_size % (self.world * cfg.accumulate):
+            raise ValueError(f'TrainConfig.batch_size {cfg.batch_size} must be a multiple of processes × accumulate = {self.world} × {cfg.accumulate}')
+        if cfg.precision == 'fp16' and self.device.type != 'cuda': raise ValueError("TrainConfig.precision 'fp16' needs CUDA; use 'bf16' on the CPU")
+        self.precision = resolve_precision(cfg.precision, self.device)    # what this run uses: 'auto' resolved here
+        self.model = model.to(self.device)
+        self.dim_in = model.cfg.dim_in if hasattr(model, 'cfg') else train_ds[0]['inputs'].shape[-1]
+        self.net = self.model                                             # what the step calls: compiled and/or DDP-wrapped
+        if cfg.compile: self.net = torch.compile(self.net)
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == 'cuda' else None
+            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        self.opt = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.group_lr), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                     weight_decay=cfg.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
+        self.cbs = sorted(callbacks, key=lambda c: c.order)
+        self.epoch = self.step = self.batch_in_epoch = 0                  # epochs completed, optimiser steps, batches done this epoch
+        self.splits = cfg.accumulate                                      # micro-batches per step (doubles on OOM)
+        self.elapsed = 0.0                                                # seconds trained before this process (resume)
+        self.history, self.best, self.stop, self.last = [], [], False, {}   # metric rows; [(val_mpjpe, step, file)]; stop flag; last step's numbers
+        self.stopped_by = None                                            # why fit() ended: a budget (BUDGETS), 'patience' or 'callback'
+        self.running = {'n': 0, 'sums': {}}                               # sums of the step numbers since the last metrics row
+
+    def __call__(self, event:str):
+        for cb in self.cbs: getattr(cb, event)(self)
+
+    def fit(self):
+        "Train until a budget is spent or a callback stops; returns the metrics history as a DataFrame."
+        self._t0 = time.time(); self.stop, self.stopped_by = False, None
+        try:
+            self.halt()
+            self('before_fit')
+            while not self.stop:
+                self.train_ds.set_epoch(self.epoch)
+                self('before_epoch')
+                for batch in self.loader():
+                    self.train_step(batch)
+                    self('after_step')
+                    if self.halt(): break
+                else:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    self('after_epoch')
+                    self.halt()
+        except StopTraining: self.stop, self.stopped_by = True, self.stopped_by or 'callback'
+        self('after_fit')
+        return self.metrics
+
+# %% ../nbs/30_train.ipynb #12669b74
 class Validation(Callback):
     "Validate every `val_every` epochs and at the end of training; the numbers go to `learn.last`."
     order = 10
@@ -438,6 +465,7 @@ class MetricsTable(Callback):
     def after_epoch(self, learn): self._row(learn)
     def after_fit(self, learn): self._row(learn)
 
+# %% ../nbs/30_train.ipynb #32293cd1
 class EarlyStopping(Callback):
     "Stop after `patience` validations in a row without a lower validation MPJPE."
     order = 30
@@ -446,7 +474,7 @@ class EarlyStopping(Callback):
         vals = [r['val_mpjpe'] for r in learn.history if 'val_mpjpe' in r and not math.isnan(r['val_mpjpe'])]
         if len(vals) > self.patience and min(vals[-self.patience:]) >= min(vals[:-self.patience]):
             print(f'early stopping at epoch {learn.epoch}: no lower validation MPJPE in {self.patience} validations', file=sys.stderr)
-            learn.stop = True
+            learn.stop, learn.stopped_by = True, 'patience'
 
 class Checkpoints(Callback):
     "`last.pt` (every `save_every_steps` steps and epoch end), `epoch_NNNN.pt` every `checkpoint_every` epochs, `best.pt` and the best `keep_best`."
@@ -476,6 +504,7 @@ class Checkpoints(Callback):
         self._best(learn)
         self._save(learn, 'last.pt')
 
+# %% ../nbs/30_train.ipynb #4bc8259a
 class Progress(Callback):
     "tqdm bars for epochs and steps, with the loss and the last validation MPJPE; quiet without a terminal."
     order = 50
@@ -497,12 +526,35 @@ class Progress(Callback):
         if hasattr(self, 'steps'): self.steps.close()
         self.epochs.close()
 
-def default_callbacks(cfg:TrainConfig, # for patience and progress
+class TextLog(Callback):
+    "One line per validation (per epoch without one) and a closing line, on stdout, terminal or not: what a log file of the run shows."
+    order = 60                                                        # after the metrics row and the checkpoints
+    def __init__(self, out_dir=None): self.out = Path(out_dir) if out_dir is not None else None   # where best.pt is, to name it
+    def _say(self, learn, text):
+        if learn.rank == 0: tqdm.write(text, file=sys.stdout); sys.stdout.flush()   # between the bars, when they are on
+    def _rows(self, learn):
+        for r in learn.history:
+            if r['step'] > self.said and ('val_mpjpe' in r and not math.isnan(r['val_mpjpe']) or learn.val_ds is None):
+                val = f" · val MPJPE {r['val_mpjpe']:.1f} mm · P-MPJPE {r['val_p_mpjpe']:.1f} mm" if 'val_mpjpe' in r else ''
+                self._say(learn, f"step {r['step']} · epoch {r['epoch']} · {r['seconds']:.0f} s · train loss {r.get('train_loss', math.nan):.4f}{val}")
+                self.said = r['step']
+    def before_fit(self, learn): self.said = learn.step
+    def after_epoch(self, learn): self._rows(learn)
+    def after_fit(self, learn):
+        self._rows(learn)
+        text = f'done: {learn.step} steps, {learn.epoch} epochs, {learn.seconds:.0f} s, stopped by {learn.stopped_by}'
+        vals = [(r['val_mpjpe'], r['step']) for r in learn.history if 'val_mpjpe' in r and not math.isnan(r['val_mpjpe'])]
+        if vals: text += '; best validation MPJPE {:.1f} mm at step {}'.format(*min(vals))
+        if self.out is not None: text += f"; {self.out / ('best.pt' if learn.best else 'last.pt')}"
+        self._say(learn, text)
+
+def default_callbacks(cfg:TrainConfig, # for patience, progress and log
                       out_dir=None) -> list: # where checkpoints and metrics.csv go; None: nothing written
-    "The usual callbacks: validation, metrics table, early stopping (when `cfg.patience`), checkpoints (when `out_dir`), progress."
+    "The usual callbacks: validation, metrics table, early stopping (when `cfg.patience`), checkpoints (when `out_dir`), progress, text log (when `cfg.log`)."
     cbs = [Validation(), MetricsTable(out_dir), Progress(cfg.progress)]
     if cfg.patience: cbs.append(EarlyStopping(cfg.patience))
     if out_dir is not None: cbs.append(Checkpoints(out_dir))
+    if cfg.log: cbs.append(TextLog(out_dir))
     return cbs
 
 # %% ../nbs/30_train.ipynb #506d6b8b
@@ -525,7 +577,7 @@ def _differences(a:dict, b:dict, prefix='') -> list:
         elif a.get(k) != b.get(k) and not (isinstance(a.get(k), (list, tuple)) and list(a.get(k)) == list(b.get(k) or ())): out.append(f'{prefix}{k}')
     return out
 
-RESUME_CAN_CHANGE = ('epochs', 'max_steps', 'max_minutes', 'patience', 'progress', 'num_workers', 'val_batch_size', 'device')   # budgets and machinery
+RESUME_CAN_CHANGE = ('epochs', 'max_steps', 'max_minutes', 'patience', 'progress', 'log', 'num_workers', 'val_batch_size', 'device')   # budgets and machinery
 
 MODEL_KINDS = {'DSTFormer': (DSTFormer, ModelConfig), 'MLPLifter': (MLPLifter, MLPConfig)}   # checkpoint 'kind' -> (class, config)
 
@@ -557,7 +609,7 @@ def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seede
           loss:LossConfig|None=None, # loss terms (default: MPJPE)
           resume:bool=False, # continue from `out_dir/last.pt`
           callbacks:list=(), # more callbacks
-          meta:dict|None=None, # more to store in checkpoints
+          meta:dict|None=None, # more to store in checkpoints (e.g. 'subjects' with the test subjects, as `poselift.cli` does)
           task=None) -> Learner: # what a batch means; default `LiftTask(loss)`
     "Train a model (supervised 2D → 3D lifting by default); returns the `Learner` (its `model`, `metrics`, ...)."
     out = Path(out_dir) if out_dir is not None else None
@@ -569,7 +621,8 @@ def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seede
     if data_cfg.n_frames > model_cfg.maxlen: raise ValueError(f'train: windows of {data_cfg.n_frames} frames exceed the model\'s maxlen {model_cfg.maxlen}')
     train_ds = PoseWindows(train_motions, data_cfg)
     val_ds = PoseWindows(val_motions, validation_config(data_cfg)) if val_motions else None
-    meta = {'data': data_config_to_dict(data_cfg), **(meta or {})}
+    subjects = {'train': sorted({m.subject for m in train_motions}), 'val': sorted({m.subject for m in val_motions or ()}), 'test': []}
+    meta = {'data': data_config_to_dict(data_cfg), 'subjects': subjects, **(meta or {})}   # `poselift.evaluate` warns on these
     learn = Learner(model, train_ds, val_ds, task, cfg, default_callbacks(cfg, out) + list(callbacks), meta)
     if resume:
         if out is None: raise ValueError('train: resume needs out_dir')
