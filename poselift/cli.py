@@ -53,9 +53,10 @@ def select_subjects(motions:list, # every `Motion` read
 
 # %% ../nbs/95_cli.ipynb #e2fc0c90
 DATA_KEYS = {  # [data] keys that are not DataConfig fields
-    'source': 'synthetic',      # 'synthetic', 'cmu' (the CMU clips `poselift.motion.mocap_dir` finds), a folder of BVH files (subject sub-folders), a .bvh file, an AMASS or Human3.6M pickle
+    'source': 'synthetic',      # 'synthetic', a corpus ('cmu', 'bandai-namco': `poselift.motion.corpus_dir`), 'cmu-30fps' (shipped), a folder of BVH files, a .bvh file, an AMASS or Human3.6M pickle;
+                                # or a list of them, trained on together (their shares: [data] source_weights = {name = weight, ...})
     'format': 'auto',           # `poselift.data.load_motions`'s format
-    'source_options': {},       # more arguments for the reader, e.g. {n_subjects = 6, n_frames = 240} for 'synthetic'
+    'source_options': {},       # more arguments for the reader, e.g. {n_subjects = 6, n_frames = 240} for 'synthetic'; several sources: {source = {...}, ...}
     'train_subjects': [],       # the subjects trained on; []: every subject not held out below (name them, so that no new folder trains)
     'val_subjects': [],         # subjects held out for validation (checkpoints are selected on them alone)
     'test_subjects': [],        # subjects held out for the final test: never trained on nor selected on; kept in config.json and checkpoints
@@ -174,7 +175,11 @@ def train_run(run:dict, # a run configuration (`check_run_config` is applied)
     model_cfg, data_cfg, train_cfg, loss_cfg = build_configs(run)
     rank, world = init_distributed(train_cfg.device)
     d = run['data']
-    motions = load_motions(mocap_dir() if d['source'] == 'cmu' else d['source'], format=d['format'], **d['source_options'])
+    sources = d['source'] if isinstance(d['source'], (list, tuple)) else [d['source']]
+    motions = []
+    options = (lambda s: d['source_options'].get(str(s), {})) if len(sources) > 1 else (lambda s: d['source_options'])   # several: per source
+    for s in sources:                                                  # each motion knows its corpus: source_weights weigh them
+        motions += [dataclasses.replace(m, meta={**m.meta, 'corpus': str(s)}) for m in load_motions(s, format=d['format'], **options(s))]
     train_m, val_m, test_m = select_subjects(motions, d)
     if not train_m: raise ValueError(f"{d['source']}: no motions left to train on after holding out {d['val_subjects'] + d['test_subjects']}")
     subjects = {k: sorted({m.subject for m in ms}) for k, ms in (('train', train_m), ('val', val_m), ('test', test_m))}

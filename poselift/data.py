@@ -17,8 +17,8 @@ from . import camera
 # %% auto #0
 __all__ = ['SHORT_POLICIES', 'MASK_VALUES', 'CAMERA_MODES', 'MOTION_FILE_VERSION', 'SHIPPED_MOTIONS', 'MOTION_FORMATS',
            'window_starts', 'resample_motion', 'draw_masks', 'apply_masks', 'collate_windows', 'DataConfig',
-           'PoseWindows', 'WindowBatches', 'window_loader', 'data_config_to_dict', 'data_config_from_dict',
-           'save_motions', 'load_motion_file', 'shipped_motions_path', 'load_motions']
+           'PoseWindows', 'corpus_probabilities', 'WindowBatches', 'window_loader', 'data_config_to_dict',
+           'data_config_from_dict', 'save_motions', 'load_motion_file', 'shipped_motions_path', 'load_motions']
 
 # %% ../nbs/04_data.ipynb #4a44af6d
 SHORT_POLICIES = ('pad', 'drop', 'error')
@@ -116,6 +116,8 @@ class DataConfig:
     mask_noise_std:float = 0.1        # std of the replacement for mask_value='noise', normalised units (1 = half the width)
     flip_prob:float = 0.5             # probability of mirroring a window left-right (MotionBERT: 0.5)
     seed:int = 0                      # with the epoch and item index, the only source of randomness
+    source_weights:dict = field(default_factory=dict)  # several corpora: corpus (`Motion.meta['corpus']`) -> its share of the
+                                      # training windows drawn each epoch; {}: every window once per epoch, each corpus by its size
 
     def __post_init__(self):
         if self.n_frames < 1: raise ValueError(f'DataConfig.n_frames must be >= 1, got {self.n_frames}')
@@ -126,6 +128,8 @@ class DataConfig:
         for name in ('mask_joint_ratio', 'mask_frame_ratio', 'flip_prob'):
             if not 0 <= getattr(self, name) <= 1: raise ValueError(f'DataConfig.{name} must be in [0, 1], got {getattr(self, name)}')
         if self.fps is not None and not self.fps > 0: raise ValueError(f'DataConfig.fps must be positive or None, got {self.fps}')
+        if not all(isinstance(w, (int, float)) and w >= 0 for w in self.source_weights.values()) or (self.source_weights and not sum(self.source_weights.values()) > 0):
+            raise ValueError(f'DataConfig.source_weights must map corpora to weights >= 0, not all 0; got {self.source_weights}')
 
     @property
     def window_stride(self) -> int:
@@ -318,6 +322,19 @@ class PoseWindows(torch.utils.data.Dataset):
         return (f'PoseWindows({len(self)} windows of {self.cfg.n_frames} frames from {len(self.motions)} motions, '
                 f'{len(self.views)} views, cameras {self.cfg.cameras!r}, epoch {self.epoch})')
 
+# %% ../nbs/04_data.ipynb #98111d42
+def corpus_probabilities(ds:PoseWindows, # training windows of motions tagged with `meta['corpus']`
+                         weights:dict) -> np.ndarray: # corpus -> its share of the draws
+    "Each item's probability `(N,)` of being drawn, so that corpus c gets `weights[c] / sum(weights)` of the draws, its items alike."
+    corpus = np.array([str(m.meta.get('corpus', '')) for m in ds.motions])[[ds.views[v].motion for v in range(len(ds.views))]][ds.view_of]  # (N,)
+    names, counts = np.unique(corpus, return_counts=True)
+    unweighted, absent = sorted(set(names.tolist()) - set(weights)), sorted(set(weights) - set(names.tolist()))
+    if unweighted or absent: raise ValueError(f'source_weights {weights}: ' + '; '.join(
+        ([f'no weight for the corpora {unweighted} of the training motions'] if unweighted else []) + ([f'no training motions of {absent}'] if absent else [])))
+    w = np.array([weights[c] for c in names], np.float64) / counts                # per item of each corpus
+    p = w[np.searchsorted(names, corpus)]
+    return p / p.sum()
+
 # %% ../nbs/04_data.ipynb #644056e5
 class WindowBatches(torch.utils.data.Sampler):
     "Lists of item indices for `PoseWindows`: the epoch's shuffle (from the dataset's seed and epoch) cut into batches."
@@ -328,10 +345,12 @@ class WindowBatches(torch.utils.data.Sampler):
         if batch_size < 1: raise ValueError(f'WindowBatches: batch_size must be >= 1, got {batch_size}')
         self.ds, self.batch_size, self.shuffle, self.drop_last = ds, batch_size, shuffle, drop_last
     def order(self) -> np.ndarray:
-        "This epoch's item order `(N,)`."
-        N = len(self.ds)
+        "This epoch's item order `(N,)`: a permutation, or with `source_weights` N draws weighted by corpus."
+        N, weights = len(self.ds), self.ds.cfg.source_weights
         if not self.shuffle: return np.arange(N)
-        return np.random.default_rng([self.ds.cfg.seed, self.ds.epoch, 0x5348, 0x5546]).permutation(N)  # a key no item uses
+        rng = np.random.default_rng([self.ds.cfg.seed, self.ds.epoch, 0x5348, 0x5546])  # a key no item uses
+        if not weights: return rng.permutation(N)
+        return rng.choice(N, size=N, replace=True, p=corpus_probabilities(self.ds, weights))
     def __iter__(self):
         order = self.order()
         for i in range(0, len(self) * self.batch_size, self.batch_size): yield order[i:i + self.batch_size].tolist()

@@ -63,6 +63,7 @@ def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', a corpus
     "sha256 of a run's data: the files of a corpus (where `corpus_dir` finds them), of a shipped set or of a path; 'synthetic' is made by the code."
     from poselift.data import SHIPPED_MOTIONS, shipped_motions_path
     from poselift.motion import CORPORA, corpus_dir
+    if isinstance(source, (list, tuple)): return hashlib.sha256(json.dumps([source_hash(s) for s in source]).encode()).hexdigest()   # several corpora
     s = str(source)
     if s == 'synthetic': return 'synthetic'
     return content_hash(corpus_dir(s) if s in CORPORA else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
