@@ -190,6 +190,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'poselift.data._image_size': ('data.html#_image_size', 'poselift/data.py'),
                                'poselift.data.apply_masks': ('data.html#apply_masks', 'poselift/data.py'),
                                'poselift.data.collate_windows': ('data.html#collate_windows', 'poselift/data.py'),
+                               'poselift.data.corpus_probabilities': ('data.html#corpus_probabilities', 'poselift/data.py'),
                                'poselift.data.data_config_from_dict': ('data.html#data_config_from_dict', 'poselift/data.py'),
                                'poselift.data.data_config_to_dict': ('data.html#data_config_to_dict', 'poselift/data.py'),
                                'poselift.data.draw_masks': ('data.html#draw_masks', 'poselift/data.py'),
