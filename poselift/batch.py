@@ -4,10 +4,10 @@
 
 # %% ../nbs/90_batch.ipynb #c6fe25de
 from __future__ import annotations
-import argparse, ast, base64, datetime, hashlib, html, io, itertools, json, os, platform, re, shlex, subprocess, sys, time
+import argparse, ast, base64, datetime, hashlib, html, io, itertools, json, os, re, shlex, sys, time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from .files import atomic_write, code_hash, write_metrics, environment, cpu_name
+from .files import atomic_write, code_hash, environment
 
 # %% auto #0
 __all__ = ['BATCH_KEYS', 'RUN_KEYS', 'HEADLINE', 'BatchError', 'Run', 'Batch', 'batch_name', 'expand_grid', 'read_batch',

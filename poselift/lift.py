@@ -17,6 +17,7 @@ from .model import DSTFormer, read_checkpoint, motionbert_state_dict
 from .train import load_trained
 from .evaluate import predict_windows, merge_windows
 from .files import atomic_write
+from .viz import pose_player, html_page
 
 # %% auto #0
 __all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'UNITS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS',
@@ -249,12 +250,9 @@ def lift_page(poses:np.ndarray, # (T, 17, 3) root-relative, camera frame
               fps:float, # frame rate of the poses
               title:str, # the page's title
               note:str='') -> str: # a line under the player (units, source)
-    "A standalone HTML page with `report.pose_player`'s animation of `poses`."
-    try: from poselift.report import pose_player
-    except ImportError: raise ValueError('--html needs poselift.report.pose_player, which this installation lacks') from None
+    "A standalone HTML page with `viz.pose_player`'s animation of `poses`."
     player = pose_player({'lifted 3D': poses}, fps, title)
-    return (f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>\n'
-            f'<body style="font-family:sans-serif;margin:1.5em">\n{player}\n<p style="color:#555">{html.escape(note)}</p>\n</body></html>\n')
+    return html_page(title, f'{player}\n<p style="color:#555">{html.escape(note)}</p>')
 
 def sidecar_path(out) -> Path: # the poses file, OUT.npy
     "Where the sidecar of `out` goes: `OUT.lift.json` beside it."

@@ -4,7 +4,7 @@
 
 # %% ../nbs/38_report.ipynb #cc4d4d9f
 from __future__ import annotations
-import datetime, hashlib, html, json, os, platform, secrets, subprocess, sys, time
+import datetime, hashlib, html, json, os, platform, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,14 +13,12 @@ import matplotlib.pyplot as plt
 from .skeleton import H36M
 from .data import PoseWindows, DataConfig
 from .evaluate import evaluation_config, predict_windows, merge_windows
-from .attention import Attention
 from .train import native_bf16
 from .files import content_hash, code_hash, source_hash, read_completion, write_completion, write_metrics, environment, cpu_name
 
 # %% auto #0
-__all__ = ['SYNTHETIC_LABEL', 'PLAYER_COLORS', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data',
-           'predict_clip', 'pose_player', 'show_player', 'html_page', 'plot_curves', 'plot_joint_errors', 'draw_bones',
-           'plot_poses', 'plot_2d', 'attention_maps', 'plot_attention', 'plot_fusion', 'throughput']
+__all__ = ['SYNTHETIC_LABEL', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data', 'predict_clip',
+           'attention_maps', 'throughput']
 
 # %% ../nbs/38_report.ipynb #5a68965a
 def data_hash(motions:list) -> str: # `Motion`s
@@ -174,163 +172,6 @@ def predict_clip(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)
     pred = merge_windows(predict_windows(model, b['inputs'], flip=flip), starts, n)      # (T, J, 3)
     return pred.numpy(), merge_windows(b['target'], starts, n).numpy()
 
-# %% ../nbs/38_report.ipynb #0b7c50da
-_PLAYER_JS = r'''
-(function(){
-const D = __DATA__, root = document.getElementById('__ID__');
-const cv = root.querySelector('canvas'), ctx = cv.getContext('2d');
-const btn = root.querySelector('button'), slider = root.querySelector('input'), lab = root.querySelector('span');
-const n = D.clips.length, T = D.clips[0].frames.length;
-let t = 0, playing = true, az = 0.6, el = 0.25, drag = null, last = 0;
-slider.max = T - 1;
-function draw(){
-  const W = cv.width, H = cv.height, pw = W / n, s = D.scale * Math.min(pw, H) * 0.42;
-  ctx.clearRect(0, 0, W, H);
-  const ca = Math.cos(az), sa = Math.sin(az), ce = Math.cos(el), se = Math.sin(el);
-  D.clips.forEach((c, k) => {
-    const P = c.frames[t], cx = pw * (k + 0.5), cy = H * 0.5;
-    const q = P.map(p => { const x = p[0], y = -p[1], z = -p[2];
-      const u = x * ca + z * sa, w = -x * sa + z * ca; return [cx + s * u, cy - s * (y * ce - w * se)]; });
-    ctx.lineWidth = 3; ctx.lineCap = 'round';
-    D.parents.forEach((p, j) => { if (p < 0) return;
-      ctx.strokeStyle = D.left.includes(j) ? c.colors[0] : D.right.includes(j) ? c.colors[1] : c.colors[2];
-      ctx.beginPath(); ctx.moveTo(q[j][0], q[j][1]); ctx.lineTo(q[p][0], q[p][1]); ctx.stroke(); });
-    ctx.fillStyle = '#222'; ctx.font = '14px sans-serif'; ctx.textAlign = 'center'; ctx.fillText(c.name, cx, 18);
-  });
-  slider.value = t; lab.textContent = 'frame ' + (D.first + t * D.every) + ' · ' + (t * D.every / D.fps).toFixed(2) + ' s';
-}
-function tick(ts){ if (playing && ts - last > 1000 * D.every / D.fps){ t = (t + 1) % T; last = ts; draw(); } requestAnimationFrame(tick); }
-btn.onclick = () => { playing = !playing; btn.textContent = playing ? 'pause' : 'play'; };
-slider.oninput = () => { t = +slider.value; playing = false; btn.textContent = 'play'; draw(); };
-cv.onmousedown = e => { drag = [e.clientX, e.clientY, az, el]; };
-window.addEventListener('mouseup', () => { drag = null; });
-cv.onmousemove = e => { if (!drag) return; az = drag[2] + (e.clientX - drag[0]) * 0.01;
-  el = Math.max(-1.2, Math.min(1.2, drag[3] + (e.clientY - drag[1]) * 0.01)); draw(); };
-draw(); requestAnimationFrame(tick);
-})();
-'''
-
-PLAYER_COLORS = (('#d62728', '#1f77b4', '#444'), ('#ff9896', '#aec7e8', '#999'))   # (left, right, centre) of panels 1, 2, ...
-
-def pose_player(clips:dict, # name -> poses (T, 17, 3) in the camera frame (x right, y down, z forward), metres; equal T
-                fps:float, # frame rate of the clips
-                title:str='', # shown above the player
-                max_frames:int=300, # at most this many frames are embedded (every k-th frame beyond)
-                first:int=0, # the frame number of row 0, for the frame counter
-               ) -> str: # a self-contained HTML fragment
-    "An HTML canvas player of the clips side by side: play / pause, a frame slider, drag to turn."
-    if not clips: raise ValueError('pose_player: no clips given')
-    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in clips.items()}
-    T = {a.shape[0] for a in arrays.values()}
-    for k, a in arrays.items():
-        if a.ndim != 3 or a.shape[1:] != (H36M.n_joints, 3): raise ValueError(f'pose_player: clip {k!r} must be (T, {H36M.n_joints}, 3), got {a.shape}')
-        if not np.isfinite(a).all(): raise ValueError(f'pose_player: clip {k!r} has NaN or inf values')
-    if len(T) != 1: raise ValueError(f'pose_player: the clips have different lengths {sorted(T)}')
-    T = T.pop()
-    if T == 0: raise ValueError('pose_player: the clips have no frames')
-    every = max(1, -(-T // max_frames))
-    rel = {k: a[::every] - a[::every, H36M.root:H36M.root + 1] for k, a in arrays.items()}   # (T', J, 3) root-relative
-    extent = max(float(np.abs(a).max()) for a in rel.values()) or 1.0
-    data = dict(fps=float(fps), every=every, first=int(first), scale=1 / extent, parents=list(H36M.parents),
-                left=list(H36M.left), right=list(H36M.right),
-                clips=[dict(name=k, colors=PLAYER_COLORS[min(i, 1)], frames=np.round(a, 3).tolist()) for i, (k, a) in enumerate(rel.items())])
-    pid = 'poseplayer_' + secrets.token_hex(4)
-    js = _PLAYER_JS.replace('__DATA__', json.dumps(data, separators=(',', ':'))).replace('__ID__', pid)
-    width = min(1000, 340 * len(rel))
-    return (f'<div id="{pid}" style="font-family:sans-serif">' + (f'<div style="font-weight:600">{html.escape(title)}</div>' if title else '')
-            + f'<canvas width="{width}" height="360" style="border:1px solid #ddd;cursor:grab"></canvas><div>'
-            + '<button>pause</button> <input type="range" min="0" value="0" style="width:60%;vertical-align:middle"> <span></span>'
-            + f'<span style="color:#777;font-size:.85em"> · drag the skeletons to turn them</span></div></div><script>{js}</script>')
-
-def show_player(*args, **kwargs):
-    "Display `pose_player(...)` in a notebook."
-    from IPython.display import HTML, display
-    display(HTML(pose_player(*args, **kwargs)))
-
-def html_page(title:str, # page title
-              body:str) -> str: # HTML fragments, e.g. from `pose_player`
-    "A standalone HTML page around `body`."
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
-            f'<body style="font-family:system-ui,sans-serif;margin:2em">{body}</body></html>')
-
-# %% ../nbs/38_report.ipynb #7a954d1b
-def _suptitle(fig, title:str, label:str):
-    fig.suptitle(title + (f'\n{label}' if label else ''), fontsize=10)
-
-def plot_curves(curves:dict, # name -> the run's metrics.csv as a DataFrame (columns step, seconds, train_loss, val_mpjpe, val_p_mpjpe)
-                label:str='', # e.g. `Report.label`: which data
-                title:str='Learning curves'):
-    "Training loss against steps, and validation MPJPE and P-MPJPE against wall-clock minutes, one line per run."
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for name, m in curves.items():
-        for ax, col, x in ((axes[0], 'train_loss', 'step'), (axes[1], 'val_mpjpe', 'seconds'), (axes[2], 'val_p_mpjpe', 'seconds')):
-            if col not in m or m[col].isna().all(): continue                     # e.g. no validation in pretraining
-            v = m.dropna(subset=[col])
-            ax.plot(v[x] / (60 if x == 'seconds' else 1), v[col], 'o-', ms=2 if x == 'step' else 3, lw=1, label=name)
-    for ax, (t, x, y) in zip(axes, [('training loss', 'step', 'loss (the task\'s units: metres for lifting)'), ('validation MPJPE', 'wall-clock minutes', 'mm'),
-                                     ('validation P-MPJPE', 'wall-clock minutes', 'mm')]):
-        ax.set_title(t); ax.set_xlabel(x); ax.set_ylabel(y); ax.grid(alpha=.3)
-        if ax.lines: ax.legend(fontsize=8)
-        else: ax.text(.5, .5, 'not measured in this run', ha='center', va='center', transform=ax.transAxes, color='#777')
-    _suptitle(fig, title, label); fig.tight_layout()
-    return fig
-
-def plot_joint_errors(per_joint:dict, # name -> {joint: MPJPE mm} (e.g. `metrics_summary(...)['per_joint']`)
-                      label:str='', title:str='Per-joint error'):
-    "Bars of each joint's MPJPE (mm), one colour per model."
-    t = pd.DataFrame(per_joint).reindex(list(H36M.names))
-    ax = t.plot.bar(figsize=(11, 3.3), width=0.8)
-    ax.set_ylabel('MPJPE (mm)'); ax.set_xlabel('joint'); ax.grid(alpha=.3, axis='y'); ax.legend(fontsize=8)
-    _suptitle(ax.figure, title, label); ax.figure.tight_layout()
-    return ax.figure
-
-def draw_bones(ax, # a 2D or 3D matplotlib axis
-               points:np.ndarray, # (J, 2) or (J, 3): one pose in the axis' coordinates
-               color:str='k', # a colour, or 'sides': right limbs red, left blue, the rest black
-               name:str|None=None, # a legend entry for the skeleton, or None
-               lw:float=2): # line width
-    "Draw the bones of one H36M-17 pose as lines on `ax`."
-    side = lambda j: 'tab:red' if j in H36M.right else 'tab:blue' if j in H36M.left else 'k'
-    for j, p in H36M.bones: ax.plot(*points[[j, p]].T, color=side(j) if color == 'sides' else color, lw=lw)
-    if name is not None: ax.plot([], [], color='k' if color == 'sides' else color, label=name)
-
-def _draw_skeleton(ax, pose:np.ndarray, color:str, name:str):
-    "One pose (J, 3) in the camera frame on a 3D axis, y drawn up."
-    draw_bones(ax, np.stack([pose[:, 0], -pose[:, 2], -pose[:, 1]], 1), color, name)   # camera frame -> (right, depth, up)
-
-def plot_poses(clips:dict, # name -> (T, J, 3) poses in the camera frame, metres (e.g. predicted, true)
-               frames:list, # frame indices to show
-               label:str='', title:str='Predicted against true 3D'):
-    "Sample frames, each a 3D panel with every clip's skeleton overlaid (root-relative, metres)."
-    colors = ['#d62728', '#222', '#1f77b4', '#2ca02c']
-    fig = plt.figure(figsize=(3.2 * len(frames), 3.6))
-    for i, f in enumerate(frames):
-        ax = fig.add_subplot(1, len(frames), i + 1, projection='3d')
-        for (name, c), col in zip(clips.items(), colors):
-            p = np.asarray(c[f]); _draw_skeleton(ax, p - p[H36M.root], col, name)
-        ax.set_xlim(-1, 1); ax.set_ylim(-1, 1); ax.set_zlim(-1, 1); ax.view_init(elev=12, azim=-70)
-        ax.set_title(f'frame {f}', fontsize=9); ax.set_xlabel('x (m)', fontsize=7); ax.set_zlabel('up (m)', fontsize=7)
-        ax.tick_params(labelsize=6)
-        if i == 0: ax.legend(fontsize=7, loc='upper left')
-    _suptitle(fig, title, label); fig.tight_layout()
-    return fig
-
-# %% ../nbs/38_report.ipynb #942d60bd
-def plot_2d(clips:dict, # name -> (T, J, 2) keypoints in normalised image coordinates (x right, y down)
-            frames:list, # frame indices to show
-            label:str='', title:str='2D keypoints'):
-    "Sample frames, each a panel with every clip's 2D skeleton overlaid (y drawn down, as in the image)."
-    colors = ['#999', '#d62728', '#222', '#1f77b4']
-    fig, axes = plt.subplots(1, len(frames), figsize=(3 * len(frames), 3.4), squeeze=False)
-    for ax, f in zip(axes[0], frames):
-        for (name, c), col in zip(clips.items(), colors):
-            draw_bones(ax, np.asarray(c[f]), col, name)
-        ax.invert_yaxis(); ax.set_aspect('equal', adjustable='datalim'); ax.set_title(f'frame {f}', fontsize=9)
-        ax.set_xlabel('x (normalised)', fontsize=8); ax.tick_params(labelsize=7)
-    axes[0][0].set_ylabel('y (normalised, down)', fontsize=8); axes[0][0].legend(fontsize=7)
-    _suptitle(fig, title, label); fig.tight_layout()
-    return fig
-
 # %% ../nbs/38_report.ipynb #54256b51
 def attention_maps(model:torch.nn.Module, # a `DSTFormer`
                    x:torch.Tensor, # one input clip batch (B, T, J, dim_in)
@@ -355,39 +196,6 @@ def attention_maps(model:torch.nn.Module, # a `DSTFormer`
         for att, core in saved.items(): att.core = core
         model.train(was)
     return {k: np.stack(v) for k, v in maps.items()}
-
-def plot_attention(maps:dict, # from `attention_maps`
-                   depth:int=-1, # which block
-                   label:str='', title:str='Attention of a sample clip'):
-    "The spatial (joint × joint) and temporal (frame × frame) attention of one block as heat maps."
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    s, t = maps['spatial'][depth], maps['temporal'][depth]
-    im = axes[0].imshow(s, cmap='viridis'); fig.colorbar(im, ax=axes[0], fraction=.046, label='weight')
-    axes[0].set_xticks(range(len(s)), H36M.names, rotation=90, fontsize=7); axes[0].set_yticks(range(len(s)), H36M.names, fontsize=7)
-    axes[0].set_title(f'spatial: joint (row) attends to joint (column)', fontsize=9)
-    im = axes[1].imshow(t, cmap='viridis'); fig.colorbar(im, ax=axes[1], fraction=.046, label='weight')
-    axes[1].set_xlabel('frame attended to'); axes[1].set_ylabel('frame')
-    axes[1].set_title('temporal: frame (row) attends to frame (column)', fontsize=9)
-    d = depth % len(maps['spatial'])
-    _suptitle(fig, f'{title}, block {d + 1} of {len(maps["spatial"])}', label); fig.tight_layout()
-    return fig
-
-def plot_fusion(weights:torch.Tensor, # `DSTFormer.fusion_weights(x)`: (depth, B, T, J, 2)
-                label:str='', title:str='How much each token trusts ST over TS'):
-    "The learned fusion's ST weight per depth (spread over tokens) and per depth and joint."
-    st = weights[..., 0].float().numpy()                               # (depth, B, T, J)
-    D = st.shape[0]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), gridspec_kw={'width_ratios': [1, 2]})
-    axes[0].boxplot([st[d].ravel() for d in range(D)], showfliers=False)
-    axes[0].axhline(0.5, color='#999', ls='--', lw=1, label='equal weights')
-    axes[0].set_xlabel('depth (block pair)'); axes[0].set_ylabel('ST weight'); axes[0].set_ylim(0, 1); axes[0].legend(fontsize=8)
-    axes[0].set_title('over all tokens', fontsize=9)
-    im = axes[1].imshow(st.mean((1, 2)), cmap='coolwarm', vmin=0, vmax=1, aspect='auto')
-    fig.colorbar(im, ax=axes[1], label='mean ST weight')
-    axes[1].set_xticks(range(st.shape[-1]), H36M.names, rotation=90, fontsize=7)
-    axes[1].set_yticks(range(D), [str(d + 1) for d in range(D)]); axes[1].set_ylabel('depth'); axes[1].set_title('per joint', fontsize=9)
-    _suptitle(fig, title, label); fig.tight_layout()
-    return fig
 
 # %% ../nbs/38_report.ipynb #a5133526
 def throughput(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)
