@@ -91,6 +91,7 @@ def _load(path:Path) -> dict:
     try: return json.loads(text)
     except json.JSONDecodeError as e: raise BatchError(f'{path}: not valid JSON ({e})') from None
 
+# %% ../nbs/90_batch.ipynb #7f3c5cb4
 def read_batch(path) -> Batch:
     "Read and check a batch file: known keys, grids expanded, unique names, notebooks that exist."
     path = Path(path); spec = _load(path)
@@ -421,6 +422,7 @@ def write_index(batch:Batch, # the batch
     atomic_write(batch_dir / 'index.html', _page(batch.title, body, env))
     return batch_dir / 'index.html'
 
+# %% ../nbs/90_batch.ipynb #f8bc6b78
 def _duration(seconds) -> str: return f'{seconds:.0f} s' if seconds < 60 else f'{seconds / 60:.1f} min'
 
 def write_top_index(out_dir) -> Path:

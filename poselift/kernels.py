@@ -203,6 +203,7 @@ def _c_attention_grad(ctx, go, _):
 
 _c_attention.register_autograd(_c_attention_grad, setup_context=_c_attention_setup)
 
+# %% ../nbs/09_cpu_kernels.ipynb #c9bffcdc
 def _attention_flops(qkv_shape, bias_shape, token_dim, num_heads, *args, **kwargs) -> int:
     "Matrix-product FLOPs of the forward op: q kᵀ and p v, each 2 × tokens × L × C."
     return 4 * math.prod(qkv_shape[:-1]) * qkv_shape[token_dim] * (qkv_shape[-1] // 3)
@@ -302,6 +303,7 @@ class _MlpFunction(torch.autograd.Function):
             gx = torch.mm(ga, w1)                                                   # (M, C)
         return tuple(g.to(dt) for g, dt in zip((gx, gw1, gb1, gw2, gb2), ctx.dtypes))
 
+# %% ../nbs/09_cpu_kernels.ipynb #e5af349f
 def c_mlp(fc1:nn.Linear,           # (C -> hidden), with a bias
           fc2:nn.Linear,           # (hidden -> C), with a bias
           x:torch.Tensor,          # tokens (..., C)
