@@ -207,14 +207,15 @@ def evaluate_main(argv:list|None=None): # command-line arguments after `evaluate
     ap = argparse.ArgumentParser(prog='poselift evaluate', description='Score a checkpoint on every frame of a data source, '
                                  'through the fixed evaluation cameras.', allow_abbrev=False)
     ap.add_argument('--checkpoint', required=True, help='a checkpoint written by poselift train (best.pt)')
-    ap.add_argument('--data', required=True, help="'synthetic', a folder of BVH files, a .bvh file, an AMASS or Human3.6M pickle")
+    ap.add_argument('--data', required=True, help="'synthetic', a corpus ('cmu', 'bandai-namco'), 'cmu-30fps', a folder of BVH files, a .bvh file, a .npz of motions, an AMASS or Human3.6M pickle")
     ap.add_argument('--out', help='write the metrics here as JSON')
     ap.add_argument('--flip', action='store_true', help='test-time flip averaging')
-    ap.add_argument('--noise', action='store_true', help="corrupt the 2D with the checkpoint's training noise model")
+    ap.add_argument('--noise', action='store_true', help="corrupt the 2D with the checkpoint's training noise model (the default one if it had none)")
+    ap.add_argument('--subjects', nargs='+', help='score only these subjects of the data (e.g. bn-test, or 09)')
     ap.add_argument('--batch-size', type=int, default=256, help='windows per forward pass')
     ap.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
     a = ap.parse_args(argv)
-    summary = evaluate_checkpoint(a.checkpoint, a.data, a.out, flip=a.flip, noise=a.noise, batch_size=a.batch_size, device=a.device)
+    summary = evaluate_checkpoint(a.checkpoint, a.data, a.out, flip=a.flip, noise=a.noise, batch_size=a.batch_size, device=a.device, subjects=a.subjects)
     print_summary(summary)
     return summary
 

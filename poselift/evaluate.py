@@ -255,6 +255,7 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
                         noise=False, # False: clean 2D; True: the training noise (the default `camera.NoiseConfig()` if it had none); or a `camera.NoiseConfig`
                         batch_size:int=256, # windows per forward pass
                         device=None, # where the model runs; None: 'cuda' when available, else 'cpu'
+                        subjects=None, # score only these subjects of `data` (e.g. ['bn-test']); None: every motion
                        ) -> dict:
     "Score a checkpoint on every frame of `data` through the evaluation cameras; write `out` when given; return the summary."
     path = Path(checkpoint)
@@ -267,6 +268,10 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
         raise ValueError(f'{path}: the data settings cut {data_cfg.n_frames}-frame windows, the model takes at most maxlen={model.cfg.maxlen}')
     model.to(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
     motions = list(data) if isinstance(data, (list, tuple)) else load_motions(data, split='test')   # Human3.6M: its test part, S9 S11
+    if subjects is not None:
+        present, subjects = {m.subject for m in motions}, [str(s) for s in subjects]
+        if set(subjects) - present: raise ValueError(f'{data}: no motions of subjects {sorted(set(subjects) - present)}; its subjects: {sorted(present)}')
+        motions = [m for m in motions if m.subject in subjects]
     seen = seen_subjects(ck, motions, str(path))
     frames, tables = evaluate_model(model, motions, data_cfg, flip=flip, noise=noise, batch_size=batch_size)
     summary = {'checkpoint': str(path), 'kind': ck.get('kind'),
