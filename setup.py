@@ -16,7 +16,7 @@ setup(
     author=cfg['author'], author_email=cfg['author_email'], license=licenses[cfg['license']],
     long_description=(here / 'README.md').read_text(encoding='utf-8'), long_description_content_type='text/markdown',
     packages=find_packages(include=['poselift', 'poselift.*']), include_package_data=True,
-    package_data={'poselift': ['csrc/*.c', 'csrc/*.h']},   # the C kernels, compiled on first use (poselift.kernels)
+    package_data={'poselift': ['csrc/*.c', 'csrc/*.h', 'weights/*.pt', 'weights/*.md']},   # the C kernels (compiled on first use), the shipped weights
     python_requires=f">={cfg['min_python']}",
     install_requires=cfg['requirements'].split(),
     extras_require={'dev': cfg['dev_requirements'].split()},
