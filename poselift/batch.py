@@ -212,8 +212,8 @@ def run_inputs(notebook:Path, # the run's notebook
                parameters:dict, # its resolved parameters
                run_dir:Path) -> dict: # the run's own folder (never an input)
     "What a run reads, as content hashes: each file or folder its parameters or the notebook's defaults name (recipes, data, upstream runs' outputs), and a corpus or shipped set named by its name ('cmu', 'bandai-namco', 'cmu-30fps')."
-    from poselift.files import content_hash, source_hash
-    from poselift.data import SHIPPED_MOTIONS
+    from poselift.files import content_hash
+    from poselift.data import SHIPPED_MOTIONS, source_hash
     from poselift.motion import CORPORA
     own, found = Path(run_dir).resolve(), {}
     for s in _strings({**notebook_parameters(notebook), **parameters}):

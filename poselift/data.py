@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_data.ipynb #89d6c912
 from __future__ import annotations
-import dataclasses, warnings
+import dataclasses, hashlib, json, warnings
 from dataclasses import dataclass, field
 import numpy as np
 import torch
@@ -13,12 +13,14 @@ from pathlib import Path
 from .motion import Motion, resample_positions, load_bvh, load_bvh_folder, load_amass_pickle, load_h36m_motionbert, CORPORA, corpus_dir, is_bvh_file
 from .synthetic import synthetic_dataset
 from . import camera
+from .files import atomic_write, content_hash
 
 # %% auto #0
 __all__ = ['SHORT_POLICIES', 'MASK_VALUES', 'CAMERA_MODES', 'MOTION_FILE_VERSION', 'SHIPPED_MOTIONS', 'MOTION_FORMATS',
            'window_starts', 'resample_motion', 'draw_masks', 'apply_masks', 'collate_windows', 'DataConfig',
            'PoseWindows', 'corpus_probabilities', 'WindowBatches', 'window_loader', 'data_config_to_dict',
-           'data_config_from_dict', 'save_motions', 'load_motion_file', 'shipped_motions_path', 'load_motions']
+           'data_config_from_dict', 'save_motions', 'load_motion_file', 'shipped_motions_path', 'source_hash',
+           'load_motions']
 
 # %% ../nbs/04_data.ipynb #4a44af6d
 SHORT_POLICIES = ('pad', 'drop', 'error')
@@ -393,7 +395,6 @@ def save_motions(motions:list, # `Motion`s (2D detections and meta other than la
                  note:str='', # a line stored in the file: where the motions came from
                  root=None): # store each motion's source relative to this folder (e.g. the BVH folder read)
     "Write `motions` to one compressed `.npz`: positions end to end, with each motion's length, frame rate, frame and labels."
-    from poselift.files import atomic_write
     import io
     if not motions: raise ValueError(f'{path}: no motions to save')
     lengths = np.array([len(m) for m in motions], np.int64)
@@ -429,6 +430,13 @@ def shipped_motions_path(name:str) -> Path: # a key of `SHIPPED_MOTIONS`
     path = Path(poselift.__file__).resolve().parent.parent / 'data' / SHIPPED_MOTIONS[name]
     if not path.is_file(): raise FileNotFoundError(f'{path}: the shipped motion set {name!r} is missing (it comes with a clone of the repository)')
     return path
+
+def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', a corpus or shipped set by name, or a path
+    "sha256 of a run's data: the files of a corpus (where `corpus_dir` finds them), of a shipped set or of a path; 'synthetic' is made by the code."
+    if isinstance(source, (list, tuple)): return hashlib.sha256(json.dumps([source_hash(s) for s in source]).encode()).hexdigest()   # several corpora
+    s = str(source)
+    if s == 'synthetic': return 'synthetic'
+    return content_hash(corpus_dir(s) if s in CORPORA else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
 
 # %% ../nbs/04_data.ipynb #f120cd55
 MOTION_FORMATS = ('auto', 'synthetic', 'bvh', 'motions', 'amass', 'h36m')

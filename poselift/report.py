@@ -11,10 +11,10 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from .skeleton import H36M
-from .data import PoseWindows, DataConfig
+from .data import PoseWindows, DataConfig, source_hash
 from .evaluate import evaluation_config, predict_windows, merge_windows
 from .train import native_bf16
-from .files import content_hash, code_hash, source_hash, read_completion, write_completion, write_metrics, environment, cpu_name
+from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data', 'predict_clip',
