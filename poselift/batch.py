@@ -13,7 +13,7 @@ from .files import atomic_write, code_hash, environment
 __all__ = ['BATCH_KEYS', 'RUN_KEYS', 'HEADLINE', 'BatchError', 'Run', 'Batch', 'batch_name', 'expand_grid', 'read_batch',
            'notebook_parameters', 'check_parameters', 'data_problem', 'with_data', 'run_references', 'resolve',
            'run_inputs', 'run_hash', 'Job', 'plan_batch', 'render_report', 'run_job', 'comparison_plot', 'write_index',
-           'write_top_index', 'run_batch', 'main']
+           'write_top_index', 'run_batch', 'batch_main']
 
 # %% ../nbs/90_batch.ipynb #02d9db3e
 class BatchError(ValueError):
@@ -479,8 +479,8 @@ def run_batch(batch_file, # path of the batch file (JSON or TOML)
     return [records[n] for n in order if n in records]
 
 # %% ../nbs/90_batch.ipynb #b0fd213c
-def main(argv=None):
-    "Command-line entry point: run a batch file."
+def batch_main(argv:list|None=None): # command-line arguments after `batch`
+    "`poselift batch FILE [--out reports] [--only NAME ...] [--force] [--data PATH]`: run an experiment batch"
     ap = argparse.ArgumentParser(prog='poselift batch', description=run_batch.__doc__)
     ap.add_argument('batch', help='batch file (JSON or TOML)')
     ap.add_argument('--out', default='reports', help='output folder (default: reports); the batch goes to OUT/<batch>/')
@@ -498,9 +498,4 @@ def main(argv=None):
     print(f'open {Path(a.out) / "index.html"}', flush=True)
     if failed: sys.exit(1)
 
-def _in_ipython() -> bool:
-    "True inside IPython/Jupyter, where `__name__` is also '__main__'."
-    try: get_ipython(); return True
-    except NameError: return False
-
-if __name__ == '__main__' and not _in_ipython(): main()
+if __name__ == '__main__' and 'get_ipython' not in globals(): batch_main()   # not when this cell runs in a notebook, whose __name__ is '__main__' too

@@ -171,6 +171,148 @@ def _camera_ranges(kwargs:dict) -> camera.CameraRanges: # `DataConfig.camera_kwa
     try: return camera.CameraRanges(**kwargs)
     except TypeError as e: raise TypeError(f'DataConfig.camera_kwargs: {e}') from None
 
+# %% ../nbs/04_data.ipynb #b50111bf
+def _motion_views(mi:int, # the motion's index in the dataset
+                  m:Motion, # the motion, at the dataset's frame rate
+                  st:np.ndarray, # `(W,)` the first frame of each of its windows
+                  cfg:DataConfig): # the dataset's settings: cameras, projection, n_frames
+    "The views of motion `m`, precomputed where fixed: a list of `(view, its window starts)`."
+    if m.frame == 'camera':
+        if m.keypoints_2d is not None:
+            w, h = _image_size(m)
+            return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.normalize_pixels(m.keypoints_2d, w, h).astype(np.float32),
+                           confidence=m.confidence, virtual=False, camera=str(m.meta.get('camera_name', 'shipped'))), st)]
+        cam = m.meta.get('camera')
+        cam = cam if isinstance(cam, camera.Camera) else camera.evaluation_cameras()[0]
+        cam = dataclasses.replace(cam, R=np.eye(3, dtype=np.float32), t=np.zeros(3, np.float32), name=cam.name)
+        return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.to_2d(m.positions, cam, cfg.projection).astype(np.float32),
+                       camera=str(m.meta.get('camera_name', cam.name))), st)]
+    return _rig_views(mi, m, st, cfg) if cfg.cameras == 'evaluation' else [(_View(mi, world=m.positions), st)]
+
+# %% ../nbs/04_data.ipynb #ba06f70d
+def _rig_views(mi:int, # the motion's index in the dataset
+               m:Motion, # a world-frame motion, at the dataset's frame rate
+               st:np.ndarray, # `(W,)` the first frame of each of its windows
+               cfg:DataConfig): # the dataset's settings: n_frames, projection
+    "One fixed view per window and evaluation camera, the rig aimed at the window's mean pelvis: a list of `(view, [its start])`."
+    T, n = cfg.n_frames, len(m)
+    Xw = m.positions[np.minimum(st[:, None] + np.arange(T), n - 1)].astype(np.float32)   # (W, T, J, 3) windows, world
+    aims = Xw[:, :, 0].mean(1)                                           # (W, 3) each window's mean pelvis (padding included, like random cameras)
+    rigs = [camera.evaluation_cameras(target=a) for a in aims]           # W rigs of the same cameras, translated
+    views = []
+    for c, cam0 in enumerate(rigs[0]):
+        cams = camera.CameraBatch.stack([r[c] for r in rigs])              # camera c of each window's rig
+        Xc = cams.world_to_camera(Xw)                                      # (W, T, J, 3) camera frame
+        try: clean = camera.to_2d(Xc, cams, cfg.projection).astype(np.float32)
+        except ValueError as e: raise ValueError(f'{m.source or "motion"} (motions[{mi}]): {e}') from None
+        target = root_relative(Xc)
+        for w, s in enumerate(st):
+            k = min(T, n - int(s))                                       # the window's real frames (fewer if padded)
+            views.append((_View(mi, target=target[w, :k], clean_2d=clean[w, :k], camera=cam0.name, first=int(s),
+                                aim=aims[w].astype(np.float64)), st[w:w + 1]))
+    return views
+
+# %% ../nbs/04_data.ipynb #314c9f05
+class _Frames:
+    "The frames of all views end to end, one array per field, so that a batch gathers its frames with one indexing each."
+    def __init__(self, views:list, # `_View`s: their arrays are rebound to slices of the packed ones
+                 motions:list): # the dataset's motions: those seen per item are rebound to the packed world frames
+        self.length = np.array([len(v) for v in views])                    # (V,) frames per view
+        self.first = np.array([v.first for v in views], np.int64)          # (V,) motion frame of each view's row 0
+        self.is_world = np.array([v.world is not None for v in views])     # (V,) world frames: a camera drawn per item
+        self.virtual = np.array([v.virtual for v in views])                # (V,) 2D made by a virtual camera (gets noise)
+        self.off = np.zeros(len(views), np.int64)                          # (V,) first row of each view in its array
+        world, target, clean, conf, n_w, n_f = [], [], [], [], 0, 0
+        for i, v in enumerate(views):
+            if v.world is not None: self.off[i] = n_w; n_w += len(v); world.append(v.world); continue
+            self.off[i] = n_f; n_f += len(v); target.append(v.target); clean.append(v.clean_2d)
+            conf.append(v.confidence if v.confidence is not None else np.ones((len(v), N_JOINTS), np.float32))
+        cat = lambda arrs, shape: np.concatenate(arrs).astype(np.float32) if arrs else np.zeros((0, *shape), np.float32)
+        self.world, self.target = cat(world, (N_JOINTS, 3)), cat(target, (N_JOINTS, 3))   # (F_w, J, 3), (F_f, J, 3)
+        self.clean, self.conf = cat(clean, (N_JOINTS, 2)), cat(conf, (N_JOINTS,))          # (F_f, J, 2), (F_f, J)
+        for i, v in enumerate(views):                                      # the views (and motions) now read the packed arrays
+            sl = slice(self.off[i], self.off[i] + len(v))
+            if v.world is not None:
+                v.world = self.world[sl]
+                motions[v.motion] = dataclasses.replace(motions[v.motion], positions=v.world)
+                continue
+            v.target, v.clean_2d = self.target[sl], self.clean[sl]
+            if v.confidence is not None: v.confidence = self.conf[sl]
+
+    def rows(self, v:np.ndarray, # `(B,)` each window's view
+             s:np.ndarray, # `(B,)` each window's first frame, in its motion
+             n_frames:int): # frames per window
+        "Each window's rows of the packed arrays `(B, T)`, edge-padded past its view's end, and which are real frames `(B, T)`."
+        t = s[:, None] - self.first[v][:, None] + np.arange(n_frames)      # (B, T) rows of each view
+        n = self.length[v][:, None]                                        # (B, 1)
+        return self.off[v][:, None] + np.minimum(t, n - 1), t < n          # (B, T), (B, T)
+
+# %% ../nbs/04_data.ipynb #9035c9de
+@dataclass
+class _Draws:
+    "One item's random draws, in the order they are drawn; None where nothing is drawn."
+    cam:camera.CameraDraws|None       # its camera (a world-frame view)
+    noise:camera.NoiseDraws|None      # detector-like noise (2D of a virtual camera, with `noise` set)
+    flip:bool                         # mirror the window left-right
+    joint_mask:np.ndarray             # (T, J) bool, True = hidden (masked frames included)
+    frame_mask:np.ndarray             # (T,) bool, True = the whole frame hidden
+    replacement:np.ndarray|None       # (n_masked, 2) x, y of the hidden entries (mask_value='noise')
+
+def _draw_item(rng:np.random.Generator, # the item's own generator, `np.random.default_rng([seed, epoch, index])`
+               cfg:DataConfig, # what to draw: noise model, flip probability, mask ratios and value
+               ranges:camera.CameraRanges, # where random cameras are drawn
+               world:bool, # the item's view is world frames: draw its camera
+               noisy:bool): # its 2D is a virtual camera's and `cfg.noise` is set: draw its noise
+    "One item's draws from its generator, in a fixed order: camera, noise, flip, masks, masked values."
+    T, J = cfg.n_frames, N_JOINTS
+    cam = camera.draw_cameras(rng, 1, ranges) if world else None
+    noise = camera.draw_noise(rng, (1, T, J), cfg.noise) if noisy else None
+    flip = rng.random() < cfg.flip_prob
+    joint_mask, frame_mask = draw_masks(rng, (T, J), cfg.mask_joint_ratio, cfg.mask_frame_ratio)   # (T, J), (T,)
+    repl = rng.normal(0, cfg.mask_noise_std, (int(joint_mask.sum()), 2)) if cfg.mask_value == 'noise' else None
+    return _Draws(cam, noise, flip, joint_mask, frame_mask, repl)
+
+# %% ../nbs/04_data.ipynb #285760b6
+def _see_windows(fr:_Frames, # the dataset's frames
+                 rows:np.ndarray, # `(B, T)` each window's rows of them (`_Frames.rows`)
+                 world:np.ndarray, # `(B,)` bool: the window is world frames, seen through its drawn camera
+                 cam_draws:list, # the world windows' `camera.CameraDraws`, in order
+                 projection:str): # 'perspective' or 'orthographic'
+    "The windows' 3D target `(B, T, J, 3)`, clean 2D `(B, T, J, 2)` and confidence `(B, T, J)`: fixed views read, world views seen."
+    B, T, J = *rows.shape, N_JOINTS
+    target = np.empty((B, T, J, 3), np.float32); clean = np.empty((B, T, J, 2), np.float32)
+    conf = np.ones((B, T, J), np.float32)
+    fixed = ~world
+    target[fixed], clean[fixed], conf[fixed] = fr.target[rows[fixed]], fr.clean[rows[fixed]], fr.conf[rows[fixed]]
+    if world.any():
+        X = fr.world[rows[world]]                                          # (B_w, T, J, 3) world frame
+        cams = camera.cameras_from_draws(camera.CameraDraws.concat(cam_draws), X[:, :, 0].mean(1))   # aimed at each mean pelvis
+        Xc = cams.world_to_camera(X)                                       # (B_w, T, J, 3) camera frame
+        try: clean[world] = camera.to_2d(Xc, cams, projection)
+        except ValueError as e:
+            raise ValueError(f"{e}: the subject moves farther within a window than the camera stands from its mean pelvis; "
+                             f"raise camera_kwargs['distance'] or shorten n_frames") from None
+        target[world] = root_relative(Xc)
+    return target, clean, conf
+
+# %% ../nbs/04_data.ipynb #4692d259
+def _augment(target:np.ndarray, # `(B, T, J, 3)` the windows' 3D target (flipped in place)
+             clean:np.ndarray, # `(B, T, J, 2)` their clean 2D (flipped in place)
+             conf:np.ndarray, # `(B, T, J)` their confidence (noise replaces it in place)
+             noisy:np.ndarray, # `(B,)` bool: the window gets its drawn noise
+             draws:list, # the items' `_Draws`
+             joint_mask:np.ndarray, # `(B, T, J)` the items' joint masks, stacked
+             mask_value:str): # 'zero' or 'noise' (whose values are drawn already)
+    "The model's inputs `(B, T, J, 3)` with noise, flips and masks, and the target and clean 2D flipped alike: `(inputs, target, clean)`."
+    flip = np.array([d.flip for d in draws], bool)                         # (B,)
+    xy = clean.copy()                                                      # (B, T, J, 2)
+    if noisy.any(): xy[noisy], conf[noisy] = camera.apply_noise(clean[noisy], camera.NoiseDraws.concat([d.noise for d in draws if d.noise is not None]))
+    inputs = np.concatenate([xy, conf[..., None]], -1)                     # (B, T, J, 3)
+    if flip.any():
+        inputs[flip], clean[flip], target[flip] = flip_poses(inputs[flip]), flip_poses(clean[flip]), flip_poses(target[flip])
+    repl = [d.replacement for d in draws if d.replacement is not None]
+    return apply_masks(inputs, joint_mask, mask_value, replacement=np.concatenate(repl) if repl else None), target, clean
+
 # %% ../nbs/04_data.ipynb #85b3fa8b
 class PoseWindows(torch.utils.data.Dataset):
     "Windows of motions seen through cameras: items `{inputs, target, clean_2d, masks, valid, ...}`, reproducible from (seed, epoch, index)."
@@ -187,12 +329,11 @@ class PoseWindows(torch.utils.data.Dataset):
         self.motions = motions
         self._ranges = _camera_ranges(cfg.camera_kwargs)                   # where random cameras are drawn
         self._random_name = self._ranges.name                               # items' 'camera' field for sampled cameras
-        self._eval = cfg.cameras == 'evaluation'
         self.views, view_ids, starts, self.dropped = [], [], [], []
         for mi, m in enumerate(motions):
             st = window_starts(len(m), cfg.n_frames, cfg.window_stride, cfg.short_policy, name=f'{m.source or "motion"} (motions[{mi}])')
             if len(st) == 0: self.dropped.append(m.source or f'motions[{mi}]'); continue
-            for v, vst in self._views(mi, m, st):
+            for v, vst in _motion_views(mi, m, st, cfg):
                 view_ids.append(np.full(len(vst), len(self.views))); starts.append(vst)
                 self.views.append(v)
         if not self.views:
@@ -203,62 +344,7 @@ class PoseWindows(torch.utils.data.Dataset):
                           f'{cfg.n_frames} frames: {", ".join(self.dropped[:5])}{" ..." if len(self.dropped) > 5 else ""}')
         self.view_of = np.concatenate(view_ids)                            # (N,) view of each item
         self.start_of = np.concatenate(starts)                             # (N,) first frame of each item
-        self._pack()
-
-    def _pack(self):
-        "Put the views' frames end to end, one array per field, so that a batch gathers its frames with one indexing each."
-        self._view_len = np.array([len(v) for v in self.views])            # (V,) frames per view
-        self._view_first = np.array([v.first for v in self.views], np.int64)   # (V,) motion frame of each view's row 0
-        self._view_world = np.array([v.world is not None for v in self.views])
-        self._view_virtual = np.array([v.virtual for v in self.views])
-        self._view_off = np.zeros(len(self.views), np.int64)               # (V,) first row of each view in its array
-        world, target, clean, conf, n_w, n_f = [], [], [], [], 0, 0
-        for i, v in enumerate(self.views):
-            if v.world is not None: self._view_off[i] = n_w; n_w += len(v); world.append(v.world); continue
-            self._view_off[i] = n_f; n_f += len(v); target.append(v.target); clean.append(v.clean_2d)
-            conf.append(v.confidence if v.confidence is not None else np.ones((len(v), N_JOINTS), np.float32))
-        cat = lambda arrs, shape: np.concatenate(arrs).astype(np.float32) if arrs else np.zeros((0, *shape), np.float32)
-        self._world, self._target = cat(world, (N_JOINTS, 3)), cat(target, (N_JOINTS, 3))   # (F_w, J, 3), (F_f, J, 3)
-        self._clean, self._conf = cat(clean, (N_JOINTS, 2)), cat(conf, (N_JOINTS,))          # (F_f, J, 2), (F_f, J)
-        for i, v in enumerate(self.views):                                 # the views (and motions) now read the packed arrays
-            sl = slice(self._view_off[i], self._view_off[i] + len(v))
-            if v.world is not None:
-                v.world = self._world[sl]
-                self.motions[v.motion] = dataclasses.replace(self.motions[v.motion], positions=v.world)
-                continue
-            v.target, v.clean_2d = self._target[sl], self._clean[sl]
-            if v.confidence is not None: v.confidence = self._conf[sl]
-
-    def _views(self, mi:int, m:Motion, st:np.ndarray):
-        "The views of motion `m` (windows starting at `st`), precomputed where fixed: a list of `(view, its window starts)`."
-        if m.frame == 'camera':
-            if m.keypoints_2d is not None:
-                w, h = _image_size(m)
-                return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.normalize_pixels(m.keypoints_2d, w, h).astype(np.float32),
-                               confidence=m.confidence, virtual=False, camera=str(m.meta.get('camera_name', 'shipped'))), st)]
-            cam = m.meta.get('camera')
-            cam = cam if isinstance(cam, camera.Camera) else camera.evaluation_cameras()[0]
-            cam = dataclasses.replace(cam, R=np.eye(3, dtype=np.float32), t=np.zeros(3, np.float32), name=cam.name)
-            return [(_View(mi, target=root_relative(m.positions), clean_2d=camera.to_2d(m.positions, cam, self.cfg.projection).astype(np.float32),
-                           camera=str(m.meta.get('camera_name', cam.name))), st)]
-        if not self._eval: return [(_View(mi, world=m.positions), st)]
-        # evaluation: the fixed rig follows the subject, aimed at each window's mean pelvis (padding included, like random cameras)
-        T, n = self.cfg.n_frames, len(m)
-        Xw = m.positions[np.minimum(st[:, None] + np.arange(T), n - 1)].astype(np.float32)   # (W, T, J, 3) windows, world
-        aims = Xw[:, :, 0].mean(1)                                           # (W, 3) each window's mean pelvis
-        rigs = [camera.evaluation_cameras(target=a) for a in aims]           # W rigs of the same cameras, translated
-        views = []
-        for c, cam0 in enumerate(rigs[0]):
-            cams = camera.CameraBatch.stack([r[c] for r in rigs])              # camera c of each window's rig
-            Xc = cams.world_to_camera(Xw)                                      # (W, T, J, 3) camera frame
-            try: clean = camera.to_2d(Xc, cams, self.cfg.projection).astype(np.float32)
-            except ValueError as e: raise ValueError(f'{m.source or "motion"} (motions[{mi}]): {e}') from None
-            target = root_relative(Xc)
-            for w, s in enumerate(st):
-                k = min(T, n - int(s))                                       # the window's real frames (fewer if padded)
-                views.append((_View(mi, target=target[w, :k], clean_2d=clean[w, :k], camera=cam0.name, first=int(s),
-                                    aim=aims[w].astype(np.float64)), st[w:w + 1]))
-        return views
+        self._frames = _Frames(self.views, self.motions)                   # the views' frames end to end; views and motions read them
 
     def __len__(self): return len(self.view_of)
     def set_epoch(self, epoch:int): self.epoch = epoch   # a new epoch draws new cameras, noise, masks and flips
@@ -272,48 +358,19 @@ class PoseWindows(torch.utils.data.Dataset):
     def get_batch(self, indices): # item indices, `(B,)`
         "The items at `indices`, collated: each item's draws from its own generator, then the arithmetic for the whole batch."
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        N, cfg, T, J = len(self), self.cfg, self.cfg.n_frames, N_JOINTS
+        N, cfg, fr = len(self), self.cfg, self._frames
         if len(idx) == 0: raise ValueError('PoseWindows.get_batch: no indices')
         if ((idx < -N) | (idx >= N)).any(): raise IndexError(f'PoseWindows: index {idx[(idx < -N) | (idx >= N)][0]} out of range for {N} items')
-        idx %= N; B = len(idx)
+        idx %= N
         v, s = self.view_of[idx], self.start_of[idx]                         # (B,), (B,)
-        t = s[:, None] - self._view_first[v][:, None] + np.arange(T)         # (B, T) rows of each view
-        n = self._view_len[v][:, None]
-        valid = t < n                                                        # (B, T)
-        rows = self._view_off[v][:, None] + np.minimum(t, n - 1)             # (B, T) rows of the packed arrays, edge-padded
-        world, noisy = self._view_world[v], self._view_virtual[v] & (cfg.noise is not None)
-        # 1. the random draws, item by item, each from the item's own generator, in a fixed order
-        cam_draws, noise_draws, repl = [], [], []
-        flip = np.zeros(B, bool); frame_mask = np.empty((B, T), bool); joint_mask = np.empty((B, T, J), bool)
-        for b in range(B):
-            rng = np.random.default_rng([cfg.seed, self.epoch, idx[b]])
-            if world[b]: cam_draws.append(camera.draw_cameras(rng, 1, self._ranges))
-            if noisy[b]: noise_draws.append(camera.draw_noise(rng, (1, T, J), cfg.noise))
-            flip[b] = rng.random() < cfg.flip_prob
-            joint_mask[b], frame_mask[b] = draw_masks(rng, (T, J), cfg.mask_joint_ratio, cfg.mask_frame_ratio)
-            if cfg.mask_value == 'noise': repl.append(rng.normal(0, cfg.mask_noise_std, (int(joint_mask[b].sum()), 2)))
-        # 2. the arithmetic, over the whole batch
-        target = np.empty((B, T, J, 3), np.float32); clean = np.empty((B, T, J, 2), np.float32)
-        conf = np.ones((B, T, J), np.float32)
-        fixed = ~world
-        target[fixed], clean[fixed], conf[fixed] = self._target[rows[fixed]], self._clean[rows[fixed]], self._conf[rows[fixed]]
-        if world.any():
-            X = self._world[rows[world]]                                     # (B_w, T, J, 3) world frame
-            cams = camera.cameras_from_draws(camera.CameraDraws.concat(cam_draws), X[:, :, 0].mean(1))   # aimed at each mean pelvis
-            Xc = cams.world_to_camera(X)                                     # (B_w, T, J, 3) camera frame
-            try: clean[world] = camera.to_2d(Xc, cams, cfg.projection)
-            except ValueError as e:
-                raise ValueError(f"{e}: the subject moves farther within a window than the camera stands from its mean pelvis; "
-                                 f"raise camera_kwargs['distance'] or shorten n_frames") from None
-            target[world] = root_relative(Xc)
-        xy = clean.copy()                                                    # (B, T, J, 2)
-        if noisy.any(): xy[noisy], conf[noisy] = camera.apply_noise(clean[noisy], camera.NoiseDraws.concat(noise_draws))
-        inputs = np.concatenate([xy, conf[..., None]], -1)                   # (B, T, J, 3)
-        if flip.any():
-            inputs[flip], clean[flip], target[flip] = flip_poses(inputs[flip]), flip_poses(clean[flip]), flip_poses(target[flip])
-        inputs = apply_masks(inputs, joint_mask, cfg.mask_value, replacement=np.concatenate(repl) if repl else None)
+        rows, valid = fr.rows(v, s, cfg.n_frames)                            # (B, T), (B, T)
+        world, noisy = fr.is_world[v], fr.virtual[v] & (cfg.noise is not None)   # (B,), (B,)
+        draws = [_draw_item(np.random.default_rng([cfg.seed, self.epoch, i]), cfg, self._ranges, w, nz) for i, w, nz in zip(idx, world, noisy)]
+        joint_mask, frame_mask = np.stack([d.joint_mask for d in draws]), np.stack([d.frame_mask for d in draws])   # (B, T, J), (B, T)
+        target, clean, conf = _see_windows(fr, rows, world, [d.cam for d in draws if d.cam is not None], cfg.projection)
+        inputs, target, clean = _augment(target, clean, conf, noisy, draws, joint_mask, cfg.mask_value)
         ms = [self.motions[self.views[i].motion] for i in v]
-        names = [self._random_name if world[b] else self.views[v[b]].camera for b in range(B)]
+        names = [self._random_name if world[b] else self.views[v[b]].camera for b in range(len(idx))]
         return {'inputs': torch.from_numpy(inputs), 'target': torch.from_numpy(target), 'clean_2d': torch.from_numpy(clean),
                 'joint_mask': torch.from_numpy(joint_mask), 'frame_mask': torch.from_numpy(frame_mask),
                 'valid': torch.from_numpy(valid), 'index': torch.from_numpy(idx), 'start': torch.from_numpy(s.copy()),

@@ -11,16 +11,16 @@ import pandas as pd
 import torch
 from .skeleton import H36M, flip_poses
 from .losses import check_pair, joint_errors, n_errors, p_errors, velocity_errors
-from .data import DataConfig, PoseWindows, data_config_to_dict, data_config_from_dict, load_motions
-from .model import read_checkpoint
-from .train import load_trained
+from .data import DataConfig, PoseWindows, data_config_to_dict, load_motions
+from .checkpoint import load
+from .train import evaluation_config, resolve_precision, autocast_context
 from . import camera
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['PCK_THRESHOLD_MM', 'AUC_THRESHOLDS_MM', 'METRICS', 'LABELS', 'PRECISIONS', 'SUMMARY_KEYS', 'merge_windows',
-           'evaluate_poses', 'metric_tables', 'predict_windows', 'evaluation_config', 'evaluate_model',
-           'metrics_summary', 'seen_subjects', 'derived_joints', 'evaluate_checkpoint', 'print_summary']
+__all__ = ['PCK_THRESHOLD_MM', 'AUC_THRESHOLDS_MM', 'METRICS', 'LABELS', 'SUMMARY_KEYS', 'merge_windows', 'evaluate_poses',
+           'metric_tables', 'predict_windows', 'evaluate_model', 'metrics_summary', 'seen_subjects', 'derived_joints',
+           'evaluate_checkpoint', 'print_summary']
 
 # %% ../nbs/35_evaluate.ipynb #d9a6141f
 def merge_windows(window_preds, # predictions per window (N, T, J, C), numpy or torch
@@ -109,27 +109,24 @@ def metric_tables(frames:pd.DataFrame, # the table from `evaluate_poses`
             'per_joint': per_joint}
 
 # %% ../nbs/35_evaluate.ipynb #b84430be
-PRECISIONS = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}   # `precision` -> autocast dtype
-
 def predict_windows(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, dim_out), e.g. a `DSTFormer`
                     inputs, # window inputs (N, T, J, C): x, y, confidence, numpy or torch
                     batch_size:int=256, # windows per forward pass
                     flip:bool=False, # also predict the mirrored input and average with the mirrored prediction
-                    precision:str|None=None, # None: the model's own dtype; 'bf16' or 'fp16': autocast to that type
+                    precision:str='fp32', # 'fp32' (the model's own dtype), 'bf16', 'fp16' (autocast) or 'auto' (`train.PRECISIONS`)
                    ) -> torch.Tensor: # (N, T, J, dim_out) float32, on the CPU
     "The model's predictions for every window: eval mode, no gradients, in batches on the model's device."
     x = torch.as_tensor(inputs)
     if x.ndim != 4: raise ValueError(f'inputs: expected windows (N, T, J, C), got shape {tuple(x.shape)}')
     if len(x) == 0: raise ValueError('inputs: no windows')
     if batch_size < 1: raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    if precision not in PRECISIONS: raise ValueError(f'precision must be one of {list(PRECISIONS)}, got {precision!r}')
     dim_in = getattr(getattr(model, 'cfg', None), 'dim_in', x.shape[-1])
     if x.shape[-1] < dim_in: raise ValueError(f'inputs: {x.shape[-1]} channels per joint, the model takes {dim_in}')
     p = next(model.parameters(), None)
     device, dtype = (p.device, p.dtype) if p is not None else (torch.device('cpu'), torch.float32)
+    used = resolve_precision(precision, device)                       # 'auto' -> what this device computes natively
     def run(xb):                                                       # (B, T, J, C) -> (B, T, J, dim_out)
-        with torch.autocast(device.type, dtype=PRECISIONS[precision], enabled=precision is not None):
-            return model(xb[..., :dim_in]).float()
+        with autocast_context(used, device): return model(xb[..., :dim_in]).float()
     was_training, out = model.training, []
     model.eval()
     try:
@@ -141,17 +138,6 @@ def predict_windows(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, dim_
                 out.append(y.cpu())
     finally: model.train(was_training)
     return torch.cat(out)
-
-# %% ../nbs/35_evaluate.ipynb #0aa0c4d9
-def evaluation_config(data_cfg:DataConfig, # the training data settings (from the checkpoint)
-                      noise=False, # False: clean 2D; True: the training noise (`data_cfg.noise`), else `camera.NoiseConfig()`; or a `camera.NoiseConfig`
-                     ) -> DataConfig:
-    "`data_cfg` for evaluation: every evaluation camera, short motions padded, no masks, no flips, noise as asked."
-    if noise is True: noise = data_cfg.noise if data_cfg.noise is not None else camera.NoiseConfig()   # a checkpoint trained on clean 2D: the default model
-    elif noise is False or noise is None: noise = None
-    elif not isinstance(noise, camera.NoiseConfig): raise ValueError(f'noise must be True, False or a camera.NoiseConfig, got {noise!r}')
-    return dataclasses.replace(data_cfg, cameras='evaluation', short_policy='pad', mask_joint_ratio=0, mask_frame_ratio=0,
-                               flip_prob=0, noise=noise)
 
 # %% ../nbs/35_evaluate.ipynb #d790b6b8
 def _n_views(m) -> int: return 1 if m.frame == 'camera' else len(camera.evaluation_cameras())
@@ -193,7 +179,7 @@ def evaluate_model(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3), e
                    flip:bool=False, # test-time flip averaging
                    noise=False, # False: clean 2D; True: `data_cfg.noise` (else the default); or a `camera.NoiseConfig`
                    batch_size:int=256, # windows per forward pass
-                   precision:str|None=None, # None, 'bf16' or 'fp16' (see `predict_windows`)
+                   precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`; see `predict_windows`)
                   ) -> tuple: # (frames: one row per scored frame, tables: `metric_tables(frames)`)
     "Score `model` on every frame of every motion through every evaluation camera."
     ds = PoseWindows(motions, evaluation_config(data_cfg, noise))
@@ -228,7 +214,7 @@ def metrics_summary(frames:pd.DataFrame, # from `evaluate_model` (or `evaluate_p
             **({'per_camera': groups('camera')} if 'camera' in frames else {})}
 
 # %% ../nbs/35_evaluate.ipynb #45cc996f
-def seen_subjects(ck:dict, # a checkpoint's contents
+def seen_subjects(ck:dict, # a checkpoint's contents, or `Trained.provenance`: its 'subjects' are read
                   motions:list, # the motions about to be scored
                   name:str='checkpoint') -> dict: # for the warning
     "The scored subjects that the checkpoint trained on or selected on (`{'trained': [...], 'selected': [...]}`), with a warning when any."
@@ -248,7 +234,7 @@ def derived_joints(motions:list) -> dict: # the scored motions
         if m.meta.get('rig'): out.setdefault(m.meta['rig'], {}).update(m.meta.get('derived_joints') or {})
     return out
 
-def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with the training data settings under 'data'
+def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1') or weights file ('poselift-weights/1') with its data settings
                         data, # 'synthetic', a BVH folder or file, an AMASS or Human3.6M pickle (`load_motions`), or `Motion`s
                         out=None, # write the summary here as JSON (e.g. 'metrics.json'); None: do not write
                         flip:bool=False, # test-time flip averaging
@@ -256,27 +242,24 @@ def evaluate_checkpoint(checkpoint, # a file written by `save_checkpoint`, with 
                         batch_size:int=256, # windows per forward pass
                         device=None, # where the model runs; None: 'cuda' when available, else 'cpu'
                         subjects=None, # score only these subjects of `data` (e.g. ['bn-test']); None: every motion
+                        precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
                        ) -> dict:
     "Score a checkpoint on every frame of `data` through the evaluation cameras; write `out` when given; return the summary."
     path = Path(checkpoint)
-    model, ck = load_trained(path)                                   # any model kind, strict; errors name the file
-    if 'data' not in ck:
-        raise ValueError(f"{path}: no 'data' key (the training data settings: window length, frame rate, projection), "
-                         f'which evaluation needs; keys: {sorted(ck)}')
-    data_cfg = data_config_from_dict(ck['data'], f'{path}: data')
-    if data_cfg.n_frames > model.cfg.maxlen:
-        raise ValueError(f'{path}: the data settings cut {data_cfg.n_frames}-frame windows, the model takes at most maxlen={model.cfg.maxlen}')
-    model.to(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    trained = load(path, device or ('cuda' if torch.cuda.is_available() else 'cpu'))   # any model kind, strictly; errors name the file
+    data_cfg = trained.data_settings()                               # the window length, frame rate and projection it was trained with
+    trained.check_window(data_cfg.n_frames)
+    used = resolve_precision(precision, next(trained.model.parameters()).device)
     motions = list(data) if isinstance(data, (list, tuple)) else load_motions(data, split='test')   # Human3.6M: its test part, S9 S11
     if subjects is not None:
         present, subjects = {m.subject for m in motions}, [str(s) for s in subjects]
         if set(subjects) - present: raise ValueError(f'{data}: no motions of subjects {sorted(set(subjects) - present)}; its subjects: {sorted(present)}')
         motions = [m for m in motions if m.subject in subjects]
-    seen = seen_subjects(ck, motions, str(path))
-    frames, tables = evaluate_model(model, motions, data_cfg, flip=flip, noise=noise, batch_size=batch_size)
-    summary = {'checkpoint': str(path), 'kind': ck.get('kind'),
+    seen = seen_subjects(trained.provenance, motions, str(path))
+    frames, tables = evaluate_model(trained.model, motions, data_cfg, flip=flip, noise=noise, batch_size=batch_size, precision=used)
+    summary = {'checkpoint': str(path), 'kind': trained.kind,
                'data': str(data) if not isinstance(data, (list, tuple)) else f'{len(motions)} motions given in memory',
-               'synthetic': any(bool(m.meta.get('synthetic')) for m in motions), 'flip': bool(flip), 'noise': bool(noise),
+               'synthetic': any(bool(m.meta.get('synthetic')) for m in motions), 'flip': bool(flip), 'noise': bool(noise), 'precision': used,
                'evaluation_cameras': list(dict.fromkeys(frames['camera'])),
                'subjects': sorted({m.subject for m in motions}), 'seen_subjects': seen,
                'scored_joints': list(H36M.names), 'derived_joints': derived_joints(motions),

@@ -12,16 +12,16 @@ import torch
 from .skeleton import H36M, N_JOINTS, COCO_NAMES, HALPE_NAMES, coco_to_h36m, halpe_to_h36m, root_relative
 from .camera import normalize_pixels
 from .motion import resample_positions
-from .data import window_starts, data_config_from_dict
-from .model import DSTFormer, read_checkpoint, motionbert_state_dict
-from .train import load_trained
+from .data import window_starts
+from .checkpoint import load, write_checkpoint
+from .train import PRECISIONS, resolve_precision
 from .evaluate import predict_windows, merge_windows
 from .files import atomic_write
 from .viz import pose_player, html_page
 
 # %% auto #0
-__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'UNITS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS',
-           'Keypoints', 'read_keypoints', 'h36m_keypoints', 'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence',
+__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS', 'Keypoints',
+           'read_keypoints', 'h36m_keypoints', 'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence',
            'lift_keypoints', 'lift_page', 'sidecar_path', 'lift_file', 'export_weights', 'lift_main']
 
 # %% ../nbs/40_lift.ipynb #48456c45
@@ -166,8 +166,6 @@ def model_inputs(kp:Keypoints) -> np.ndarray: # (T, 17, 3) float32: normalised x
     return np.concatenate([normalize_pixels(x[..., :2], kp.width, kp.height), x[..., 2:]], -1).astype(np.float32)
 
 # %% ../nbs/40_lift.ipynb #3b60b13b
-UNITS = {'poselift': 'metres', 'motionbert': 'MotionBERT normalised units'}   # checkpoint kind -> output units
-
 @dataclass
 class Lifter:
     "A model ready to lift, with what its checkpoint says about the windows it was trained on."
@@ -175,47 +173,38 @@ class Lifter:
     n_frames: int                   # window length, frames
     stride: int                     # frames between window starts
     fps: float|None                 # frame rate of its training data; None: unknown (no resampling)
-    kind: str                       # 'poselift' or 'motionbert'
+    kind: str                       # whose checkpoint: 'poselift' or 'motionbert'
+    units: str                      # the output's units (`Trained.units`): 'metres' or 'MotionBERT normalised units'
     source: str = ''                # the checkpoint file
 
-    @property
-    def units(self) -> str: return UNITS[self.kind]
-
-def load_lifter(checkpoint, # a poselift checkpoint (best.pt, last.pt, ...) or a MotionBERT .bin
+def load_lifter(checkpoint, # a poselift checkpoint or weights file (best.pt, ...) or a MotionBERT .bin
                 device=None, # where the model runs; None: CUDA when available, else the CPU
                ) -> Lifter:
-    "The model in `checkpoint` (either kind) with its window length, stride and frame rate; errors name the file."
+    "The model in `checkpoint` (any format `checkpoint.load` reads) with its window length, stride and frame rate; errors name the file."
     path = Path(checkpoint)
-    ck = read_checkpoint(path)                                     # a missing or unreadable file is refused here
-    if 'config' in ck and 'model' in ck:
-        model, ck = load_trained(path)
-        if 'data' not in ck:
-            raise ValueError(f'{path}: no training data settings ("data"), so the window length and frame rate are unknown')
-        d = data_config_from_dict(ck['data'], f'{path}: data')
-        lifter = Lifter(model, d.n_frames, d.window_stride, d.fps, 'poselift', str(path))
-    else:
-        try: sd, _ = motionbert_state_dict(ck); model = DSTFormer.from_motionbert(sd)
-        except ValueError as e: raise ValueError(f'{path}: neither a poselift checkpoint nor a MotionBERT one ({e})') from None
-        lifter = Lifter(model, model.cfg.maxlen, max(1, model.cfg.maxlen // 3), None, 'motionbert', str(path))
-    cfg = lifter.model.cfg
+    t = load(path)                                                 # a missing, unreadable or foreign file is refused here
+    cfg, motionbert = t.model.cfg, t.format == 'motionbert'
+    if motionbert: n_frames, stride, fps = cfg.maxlen, max(1, cfg.maxlen // 3), None   # weights only: its window is its maxlen
+    else: d = t.data_settings(); n_frames, stride, fps = d.n_frames, d.window_stride, d.fps
     if cfg.dim_out != 3: raise ValueError(f'{path}: the model predicts {cfg.dim_out} channels per joint, not 3D poses (a pretraining checkpoint?)')
     if cfg.n_joints != N_JOINTS: raise ValueError(f'{path}: the model takes {cfg.n_joints} joints, not the 17 of H36M')
-    if lifter.n_frames > cfg.maxlen: raise ValueError(f'{path}: {lifter.n_frames}-frame windows, but the model takes at most maxlen={cfg.maxlen}')
-    lifter.model.to(device or ('cuda' if torch.cuda.is_available() else 'cpu')).eval()
-    return lifter
+    t.check_window(n_frames)
+    t.model.to(device or ('cuda' if torch.cuda.is_available() else 'cpu')).eval()
+    return Lifter(t.model, n_frames, stride, fps, 'motionbert' if motionbert else 'poselift', t.units, str(path))
 
 # %% ../nbs/40_lift.ipynb #cd94e5df
 def lift_sequence(lifter:Lifter, # the model and its window settings
                   inputs:np.ndarray, # (T, 17, C) model inputs (`model_inputs`), any T >= 1
                   flip:bool=False, # test-time flip averaging
                   batch_size:int=256, # windows per forward pass
+                  precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
                  ) -> np.ndarray: # (T, 17, 3) float32, root-relative
     "A 3D pose for every frame: overlapping windows (short clips edge-padded to one window) predicted and averaged."
     T = len(inputs)
     if T < 1: raise ValueError('lift_sequence: empty sequence: no frames')
     starts = window_starts(T, lifter.n_frames, lifter.stride, 'pad')                    # (N,)
     rows = np.minimum(starts[:, None] + np.arange(lifter.n_frames), T - 1)              # (N, W): past the end, the last frame
-    preds = predict_windows(lifter.model, np.ascontiguousarray(inputs[rows]), batch_size, flip)   # (N, W, 17, 3)
+    preds = predict_windows(lifter.model, np.ascontiguousarray(inputs[rows]), batch_size, flip, precision)   # (N, W, 17, 3)
     return root_relative(merge_windows(preds.numpy(), starts, T)).astype(np.float32)    # (T, 17, 3)
 
 def _at_times(x:np.ndarray, # (T', ...) frames at `fps_from`
@@ -231,12 +220,13 @@ def lift_keypoints(kp:Keypoints, # from `read_keypoints`
                    lifter:Lifter, # from `load_lifter`
                    flip:bool=False, # test-time flip averaging
                    batch_size:int=256, # windows per forward pass
+                   precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
                   ) -> tuple: # (poses (T, 17, 3) float32 root-relative, one per input frame; facts for the sidecar)
     "Lift a keypoint sequence, resampled to the model's frame rate and back when both rates are known and differ."
     x = model_inputs(kp)
     resample = kp.fps is not None and lifter.fps is not None and not np.isclose(kp.fps, lifter.fps)
     xm = resample_positions(x, kp.fps, lifter.fps) if resample else x                   # (T', 17, 3) at the model's rate
-    poses = lift_sequence(lifter, xm, flip, batch_size)
+    poses = lift_sequence(lifter, xm, flip, batch_size, precision)
     if resample: poses = _at_times(poses, lifter.fps, kp.fps, len(x))
     if not np.isfinite(poses).all(): raise ValueError(f'{lifter.source}: the model produced non-finite poses for {kp.source}')
     return poses, {'frames_at_model_rate': len(xm), 'windows': len(window_starts(len(xm), lifter.n_frames, lifter.stride, 'pad')),
@@ -266,6 +256,7 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
               flip:bool=False, # test-time flip averaging
               batch_size:int=256, # windows per forward pass
               device=None, # where the model runs
+              precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
              ) -> dict: # what the sidecar holds
     "Lift a keypoint file to 3D and write `out`, its sidecar and optionally a page; on any error nothing is written."
     out, src = Path(out), Path(keypoints)
@@ -276,7 +267,8 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
     if html_out and Path(html_out).suffix.lower() not in ('.html', '.htm'): raise ValueError(f'{html_out}: the page must be an .html file')
     kp = read_keypoints(src, format, width, height, fps)
     lifter = load_lifter(checkpoint, device)
-    poses, facts = lift_keypoints(kp, lifter, flip, batch_size)
+    used = resolve_precision(precision, next(lifter.model.parameters()).device)
+    poses, facts = lift_keypoints(kp, lifter, flip, batch_size, used)
     rate = kp.fps or lifter.fps
     units = lifter.units + ('' if lifter.kind == 'poselift' else ' (not metres: the scale of the normalised 2D, 1 = half the image width)')
     summary = {'poses': str(out), 'shape': list(poses.shape), 'dtype': 'float32', 'units': units,
@@ -284,7 +276,7 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
                'joints': list(H36M.names), 'keypoints': str(src), 'format': kp.format, 'image_size': [kp.width, kp.height],
                'confidence': 'from the file' if kp.confidence is not None else 'none in the file: 1 for every joint',
                'fps': kp.fps, 'checkpoint': str(checkpoint), 'checkpoint_kind': lifter.kind, 'model_fps': lifter.fps,
-               'window': lifter.n_frames, 'stride': lifter.stride, **facts, 'flip': bool(flip),
+               'window': lifter.n_frames, 'stride': lifter.stride, **facts, 'flip': bool(flip), 'precision': used,
                **({'images': kp.frames} if kp.frames is not None else {}), **({'html': str(html_out)} if html_out else {})}
     page = None
     if html_out:
@@ -304,17 +296,16 @@ def export_weights(checkpoint, # a training checkpoint (best.pt, last.pt, ...)
                    out, # the weights file to write
                    note:str='') -> Path: # how it was made, stored under 'note'
     "Write the model of `checkpoint` weights-only (float32, no optimiser, RNG or history), with what lifting and evaluation read."
-    ck = read_checkpoint(checkpoint)
-    if 'config' not in ck or 'model' not in ck: raise ValueError(f'{checkpoint}: not a poselift checkpoint (keys {sorted(ck)[:8]})')
-    if 'data' not in ck: raise ValueError(f'{checkpoint}: no training data settings ("data"), which lifting needs')
-    kept = {k: ck[k] for k in WEIGHT_KEYS if k in ck}
-    kept['model'] = {k: v.detach().float().clone() for k, v in ck['model'].items()}
-    buf = io.BytesIO(); torch.save({'format': 'poselift-weights/1', **kept, 'note': note}, buf)
-    return atomic_write(out, buf.getvalue())
+    t = load(checkpoint)                                           # strictly: a file that does not load is not exported
+    if t.format == 'motionbert': raise ValueError(f"{checkpoint}: not a poselift checkpoint (MotionBERT's: weights only already)")
+    t.data_settings()                                              # lifting and evaluation need them: the one clear error if absent
+    kept = {k: t.checkpoint[k] for k in WEIGHT_KEYS if k in t.checkpoint}
+    kept['model'] = {k: v.detach().float().clone() for k, v in t.checkpoint['model'].items()}
+    return write_checkpoint(out, {'format': 'poselift-weights/1', **kept, 'note': note})
 
 # %% ../nbs/40_lift.ipynb #f814a2e9
 def lift_main(argv:list|None=None): # command-line arguments after `lift`
-    "`poselift lift KEYPOINTS --checkpoint CKPT --out OUT.npy [--html OUT.html] [--format F] [--width W --height H] [--fps F] [--flip]`"
+    "`poselift lift KEYPOINTS --checkpoint CKPT --out OUT.npy [--html OUT.html] [--format F] [--width W --height H] [--fps F] [--flip] [--precision P]`"
     ap = argparse.ArgumentParser(prog='poselift lift', allow_abbrev=False,
                                  description='Lift a 2D keypoint sequence (COCO-17, H36M-17 or Halpe-26; .npy or JSON, AlphaPose '
                                              'results included) to root-relative 3D poses, one per frame.')
@@ -330,9 +321,10 @@ def lift_main(argv:list|None=None): # command-line arguments after `lift`
     ap.add_argument('--fps', type=float, help="the keypoints' frame rate; resampled to the checkpoint's when they differ")
     ap.add_argument('--flip', action='store_true', help='test-time flip averaging')
     ap.add_argument('--batch-size', type=int, default=256, help='windows per forward pass')
+    ap.add_argument('--precision', default='fp32', choices=PRECISIONS, help="'fp32'; 'bf16' or 'fp16': autocast; 'auto': bf16 where the device computes it natively")
     ap.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: CUDA when available)")
     a = ap.parse_args(argv)
-    s = lift_file(a.keypoints, a.checkpoint, a.out, a.html, a.format, a.width, a.height, a.fps, a.flip, a.batch_size, a.device)
+    s = lift_file(a.keypoints, a.checkpoint, a.out, a.html, a.format, a.width, a.height, a.fps, a.flip, a.batch_size, a.device, a.precision)
     T = s['shape'][0]
     print(f"poselift lift: {T} frame{'s' if T != 1 else ''} -> {s['poses']} ({T}, 17, 3) float32, root-relative, in {s['units']}"
           + (f"; page {s['html']}" if 'html' in s else '') + f'; details in {sidecar_path(s["poses"])}')

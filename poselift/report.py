@@ -12,8 +12,9 @@ import torch
 import matplotlib.pyplot as plt
 from .skeleton import H36M
 from .data import PoseWindows, DataConfig, source_hash
-from .evaluate import evaluation_config, predict_windows, merge_windows
-from .train import native_bf16
+from .evaluate import predict_windows, merge_windows
+from .train import native_bf16, evaluation_config
+from .run import RunConfig, override_sections, train_run, train_command
 from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name
 
 # %% auto #0
@@ -104,24 +105,23 @@ def header_html(parameters:dict, info:dict) -> str:
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
 
 # %% ../nbs/38_report.ipynb #be76c780
-def train_and_score(config, # a run configuration file (TOML or JSON), or its sections as a dict
-                    flags:list, # `poselift train` flags, e.g. ['--train.max_steps=100', '--model.depth=4']
+def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or its sections as a dict
                     out, # the run's folder (replaced if it exists: it belongs to this run)
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
+                    overrides:dict|None=None, # {'section.key': value} set on `config`, e.g. {'train.max_steps': 100, 'model.depth': 4}
                     checkpoint:str='best.pt', # which checkpoint is scored
                     reuse:bool=False, # keep a run whose completion record matches (and its scores, when their part matches too)
                     flip:bool=False, # test-time flip averaging in the scoring (`poselift evaluate --flip`)
                    ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
-    "Train `config` with `flags` into `out`, then score `out/checkpoint` on every frame of `scored`; write the completion record last."
+    "Train `config` with `overrides` into `out`, then score `out/checkpoint` on every frame of `scored`; write the completion record last."
     import shutil
-    from poselift.cli import read_config_file, apply_overrides, check_run_config, train_run
     from poselift.evaluate import evaluate_checkpoint
-    raw = read_config_file(config) if not isinstance(config, dict) else {k: dict(v) for k, v in config.items()}
-    if any(f.startswith('--model.init_from=') and f != '--model.init_from=""' for f in flags): raw['model'] = {}   # the checkpoint gives the model
-    run, out = check_run_config(apply_overrides(raw, list(flags))), Path(out)
-    init = run['model']['init_from']
-    training = json.loads(json.dumps({'code': code_hash(), 'run': run, 'recipe': None if isinstance(config, dict) else content_hash(config),
-                                      'data': source_hash(run['data']['source']), 'init_from': content_hash(init) if init else None}))
+    recipe = None if isinstance(config, (RunConfig, dict)) else Path(config)
+    run = (RunConfig.read(recipe, overrides) if recipe else config.override(overrides or {}) if isinstance(config, RunConfig)
+           else RunConfig.from_dict(override_sections(config, overrides)))
+    out, init = Path(out), run.model['init_from']
+    training = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'recipe': content_hash(recipe) if recipe else None,
+                                      'data': source_hash(run.data['source']), 'init_from': content_hash(init) if init else None}))
     scoring = None if scored is None else {'checkpoint': checkpoint, 'flip': bool(flip),
                                            'data': source_hash(scored) if isinstance(scored, (str, Path)) else data_hash(scored)}
     done = (read_completion(out) or {}) if reuse else {}
@@ -130,7 +130,7 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
         if out.exists(): shutil.rmtree(out)                             # the run's own folder, made anew
         learner, done = train_run(run, out), {}
     curves = pd.read_csv(out / 'metrics.csv')
-    commands = [f'poselift train --config {config} --out {out} ' + ' '.join(flags) if not isinstance(config, dict) else '']
+    commands = [train_command(recipe, out, overrides)] if recipe else []
     summary = None
     if scored is not None:
         summary = json.loads(kept.read_text()) if done.get('scoring') == scoring and kept.exists() else evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip)
@@ -143,7 +143,7 @@ def train_and_score(config, # a run configuration file (TOML or JSON), or its se
 def experiment_data(source:str, # 'synthetic', 'cmu' (the CMU clips `poselift.motion.mocap_dir` finds), or a folder or file of motions
                     mocap_dir:str='', # source 'cmu': the folder of the CMU clips; '': found by `poselift.motion.mocap_dir`
                     val_subjects=(), # the held-out subjects
-                   ) -> tuple: # (data: what `--data.source` gets, motions, held-out motions, scored: a folder or the held-out motions)
+                   ) -> tuple: # (data: what `data.source` gets, motions, held-out motions, scored: a folder or the held-out motions)
     "What an experiment reads: its data, every motion, the held-out subjects' motions and what is scored."
     from poselift.data import load_motions
     from poselift.motion import mocap_dir as find_mocap_dir

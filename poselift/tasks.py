@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 import torch
 import torch.nn as nn
-from .model import DSTFormer, read_checkpoint, replace_head, normalize_2d
+from .model import DSTFormer, replace_head, normalize_2d
 from .losses import masked_2d_loss
-from .train import LiftTask, NonFiniteLoss, load_trained, norm_parameter_names
+from .checkpoint import load
+from .train import LiftTask, NonFiniteLoss, norm_parameter_names
 
 # %% auto #0
 __all__ = ['FINETUNE_MODES', 'Masked2DTask', 'finetune_model']
@@ -40,16 +41,15 @@ class Masked2DTask(LiftTask):
 # %% ../nbs/31_tasks.ipynb #48822f5c
 FINETUNE_MODES = ('full', 'partial', 'head')   # everything; head + LayerNorms (the seed's); head only (backbone frozen)
 
-def finetune_model(source, # a poselift checkpoint (best.pt, last.pt) or a MotionBERT checkpoint (.bin)
+def finetune_model(source, # a poselift checkpoint or weights file (best.pt, last.pt, ...) or a MotionBERT checkpoint (.bin)
                    mode:str='full', # one of `FINETUNE_MODES`
                    head_hidden:int|None=None, # a new head with this hidden width (0: one Linear); None: keep a 3D head
                   ) -> nn.Module:
     "A pretrained DSTFormer ready to fine-tune for lifting: a 3D head, and only the parameters of `mode` trainable."
     if mode not in FINETUNE_MODES: raise ValueError(f'finetune_model: mode must be one of {FINETUNE_MODES}, got {mode!r}')
-    ck = read_checkpoint(source)
-    if 'config' in ck and 'model' in ck: model, _ = load_trained(source)
-    else: model = DSTFormer.from_motionbert(source)
-    if not isinstance(model, DSTFormer): raise ValueError(f'{source}: holds a {type(model).__name__}; fine-tuning starts from a DSTFormer')
+    pretrained = load(source)                                          # any format, strictly; errors name the file
+    model = pretrained.model
+    if not isinstance(model, DSTFormer): raise ValueError(f'{source}: holds a {pretrained.kind}; fine-tuning starts from a DSTFormer')
     if head_hidden is not None or model.cfg.dim_out != 3: replace_head(model, 3, hidden=128 if head_hidden is None else head_hidden)
     norms = norm_parameter_names(model)
     for n, p in model.named_parameters():

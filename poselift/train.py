@@ -5,7 +5,6 @@
 # %% ../nbs/30_train.ipynb #31b8d788
 from __future__ import annotations
 import contextlib, dataclasses, math, os, random, sys, time, warnings
-from functools import partial
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -14,18 +13,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 from .data import DataConfig, PoseWindows, WindowBatches, window_loader, data_config_to_dict, data_config_from_dict
-from .model import DSTFormer, ModelConfig, load_strict, read_checkpoint
+from .model import DSTFormer, ModelConfig, load_strict
 from .baseline import MLPConfig, MLPLifter
+from .checkpoint import build_model, read_checkpoint, write_checkpoint
+from .camera import NoiseConfig
 from .losses import LossConfig, PoseLoss, mpjpe, p_mpjpe
 from .files import atomic_write, atomic_link
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'BUDGETS', 'RESUME_CAN_CHANGE', 'MODEL_KINDS',
+__all__ = ['SCHEDULES', 'PRECISIONS', 'PARAM_GROUPS', 'MOTIONBERT_RECIPE', 'BUDGETS', 'AUTOCAST_DTYPES', 'RESUME_CAN_CHANGE',
            'TrainConfig', 'exponential_factor', 'warmup_cosine_factor', 'budget_progress', 'lr_factor', 'NonFiniteLoss',
-           'LiftTask', 'validation_config', 'validate', 'Callback', 'StopTraining', 'native_bf16', 'resolve_precision',
-           'norm_parameter_names', 'param_groups', 'LearnerBudget', 'LearnerStep', 'LearnerState', 'Learner',
-           'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'TextLog', 'default_callbacks',
-           'init_distributed', 'build_model', 'load_trained', 'train']
+           'LiftTask', 'evaluation_config', 'validate', 'Callback', 'StopTraining', 'native_bf16', 'resolve_precision',
+           'autocast_context', 'norm_parameter_names', 'param_groups', 'LearnerBudget', 'LearnerStep', 'LearnerState',
+           'Learner', 'Validation', 'MetricsTable', 'EarlyStopping', 'Checkpoints', 'Progress', 'TextLog',
+           'default_callbacks', 'init_distributed', 'train']
 
 # %% ../nbs/30_train.ipynb #e8faa44d
 SCHEDULES = ('constant', 'exponential', 'cosine')
@@ -59,7 +60,7 @@ class TrainConfig:
     precision:str = 'fp32'            # 'fp32'; 'bf16': autocast to bfloat16 (CPU or CUDA); 'fp16': autocast + gradient scaler (CUDA); 'auto': 'bf16' where native, else 'fp32'
     device:str = 'auto'               # 'auto' (CUDA when available, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     compile:bool = False              # run the model through `torch.compile`
-    seed:int = 0                      # initial weights and dropout; a run configuration's [data] seed follows it unless set (poselift.cli)
+    seed:int = 0                      # initial weights and dropout; a run configuration's [data] seed follows it unless set (poselift.run)
     num_workers:int = 0               # DataLoader worker processes
     val_batch_size:int = 256          # windows per validation batch
     progress:bool|None = None         # tqdm bars for epochs and steps; None: only when stderr is a terminal
@@ -146,15 +147,21 @@ class LiftTask:
     def weight(self, batch:dict) -> torch.Tensor: return batch['valid'].sum()   # real frames in the (part of the) batch
     def state(self) -> dict: return {'name': self.name, 'loss': asdict(self.loss_cfg)}
 
-# %% ../nbs/30_train.ipynb #27d7f766
-def validation_config(cfg:DataConfig) -> DataConfig:
-    "The training data settings with validation's view: evaluation cameras, clean 2D, no masks or flips, windows side by side."
-    return dataclasses.replace(cfg, cameras='evaluation', noise=None, mask_joint_ratio=0.0, mask_frame_ratio=0.0, flip_prob=0.0,
-                               stride=cfg.n_frames, short_policy='pad')
+# %% ../nbs/30_train.ipynb #b1cc4a0e
+def evaluation_config(cfg:DataConfig, # the training data settings (the run's, or a checkpoint's)
+                      noise=False, # False: clean 2D; True: the training noise (`cfg.noise`), else `NoiseConfig()`; or a `NoiseConfig`
+                     ) -> DataConfig:
+    "`cfg` as evaluation sees it: every evaluation camera, short motions padded, no masks, no flips, noise as asked."
+    if noise is True: noise = cfg.noise if cfg.noise is not None else NoiseConfig()   # trained on clean 2D: the default model
+    elif noise is False or noise is None: noise = None
+    elif not isinstance(noise, NoiseConfig): raise ValueError(f'noise must be True, False or a camera.NoiseConfig, got {noise!r}')
+    return dataclasses.replace(cfg, cameras='evaluation', short_policy='pad', mask_joint_ratio=0, mask_frame_ratio=0,
+                               flip_prob=0, noise=noise)
 
+# %% ../nbs/30_train.ipynb #4f60d73a
 @torch.no_grad()
 def validate(model:nn.Module, # the model (any wrapper: called as model(x))
-             ds:PoseWindows, # validation windows (see `validation_config`)
+             ds:PoseWindows, # validation windows (an `evaluation_config` view)
              dim_in:int=3, # model input channels
              batch_size:int=256, # windows per batch
              device=None, # where the model is; None: the first parameter's device
@@ -178,7 +185,7 @@ def validate(model:nn.Module, # the model (any wrapper: called as model(x))
     n = max(sums[2].item(), 1)
     return {'val_mpjpe': 1000 * sums[0].item() / n, 'val_p_mpjpe': 1000 * sums[1].item() / n, 'val_frames': int(sums[2].item())}
 
-# %% ../nbs/30_train.ipynb #23c4642a
+# %% ../nbs/30_train.ipynb #fc263c1f
 BUDGETS = ('max_steps', 'epochs', 'max_minutes')   # what can end a run, in the order `Learner.budget_spent` names them: the clock last
 
 class Callback:
@@ -193,7 +200,7 @@ class Callback:
 class StopTraining(Exception):
     "Raised by a callback to end training at once (after `after_fit`)."
 
-
+# %% ../nbs/30_train.ipynb #b625deac
 def _device(name:str) -> torch.device:
     if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     d = torch.device(name)
@@ -207,18 +214,31 @@ def native_bf16(device:torch.device|str) -> bool: # where the model runs ('auto'
     try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError): return False
 
-def resolve_precision(precision:str, # `TrainConfig.precision`
+def resolve_precision(precision:str, # one of `PRECISIONS`: 'fp32', 'bf16', 'fp16' or 'auto' (training, evaluation and lifting alike)
                       device:torch.device, # where the model runs
                       native:bool|None=None, # the device computes bfloat16 natively; None: `native_bf16(device)`
                      ) -> str: # 'fp32', 'bf16' or 'fp16'
     "The precision a run uses: 'auto' becomes 'bf16' where bfloat16 is native, else 'fp32'; 'bf16' without it warns."
+    if precision not in PRECISIONS: raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
+    if precision in ('fp32', 'fp16'): return precision
     native = native_bf16(device) if native is None else native
     if precision == 'auto': return 'bf16' if native else 'fp32'
-    if precision == 'bf16' and not native:
-        warnings.warn(f"TrainConfig.precision 'bf16': this {device.type.upper()} has no native bfloat16 (AVX512-BF16 or AMX on a CPU), "
+    if not native:
+        warnings.warn(f"precision 'bf16': this {device.type.upper()} has no native bfloat16 (AVX512-BF16 or AMX on a CPU), "
                       "so bfloat16 autocast runs several times slower than float32 here; use 'auto' or 'fp32'")
     return precision
 
+AUTOCAST_DTYPES = {'bf16': torch.bfloat16, 'fp16': torch.float16}   # a resolved precision other than 'fp32' -> its autocast dtype
+
+def autocast_context(precision:str, # a resolved precision (`resolve_precision`): 'fp32', 'bf16' or 'fp16'
+                     device:torch.device): # where the model runs
+    "Autocast to bfloat16 or float16 on `device` for 'bf16' or 'fp16'; no autocast for 'fp32'."
+    if precision != 'fp32' and precision not in AUTOCAST_DTYPES:
+        raise ValueError(f"autocast_context: expected a resolved precision ('fp32', 'bf16' or 'fp16'), got {precision!r}")
+    dt = AUTOCAST_DTYPES.get(precision)
+    return torch.autocast(device.type, dtype=dt) if dt is not None else contextlib.nullcontext()
+
+# %% ../nbs/30_train.ipynb #ed06ab26
 def norm_parameter_names(model:nn.Module) -> set: # the model
     "Names of the normalisation layers' parameters (LayerNorm, BatchNorm): the 'norm' group, and what partial fine-tuning trains."
     return {f'{n}.{p}' for n, m in model.named_modules() if isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)) for p, _ in m.named_parameters(recurse=False)}
@@ -281,8 +301,8 @@ class LearnerStep:
         return window_loader(self.train_ds, batches=shares, num_workers=self.cfg.num_workers, pin_memory=self.device.type == 'cuda')
 
     def autocast(self):
-        dt = {'bf16': torch.bfloat16, 'fp16': torch.float16}.get(self.precision)
-        return torch.autocast(self.device.type, dtype=dt) if dt is not None else contextlib.nullcontext()
+        "The autocast of this run's precision (`autocast_context`)."
+        return autocast_context(self.precision, self.device)
 
     def train_step(self, batch:dict):
         "One optimiser step on one batch (this process's share), with accumulation, mixed precision and the OOM fallback."
@@ -370,7 +390,7 @@ class Learner(LearnerBudget, LearnerStep, LearnerState):
     "Trains `model` on `train_ds` for `task`, validating on `val_ds`; `fit()` runs the loop, callbacks do the rest."
     def __init__(self, model:nn.Module, # the model (unwrapped); moved to the device
                  train_ds:PoseWindows, # training windows
-                 val_ds:PoseWindows|None=None, # validation windows (see `validation_config`), or None
+                 val_ds:PoseWindows|None=None, # validation windows (an `evaluation_config` view), or None
                  task=None, # what a batch means (default `LiftTask()`)
                  cfg:TrainConfig|None=None, # how to train
                  callbacks:list|tuple=(), # `Callback`s; `default_callbacks(out_dir)` gives the usual ones
@@ -460,8 +480,7 @@ class MetricsTable(Callback):
         else: learn.history.append(row)
         learn.running = {'n': 0, 'sums': {}}
         for k in [k for k in learn.last if k.startswith('val_')]: del learn.last[k]
-        if self.out_dir is not None and learn.rank == 0:
-            tmp = self.out_dir / '.metrics.csv.tmp'; learn.metrics.to_csv(tmp, index=False); os.replace(tmp, self.out_dir / 'metrics.csv')
+        if self.out_dir is not None and learn.rank == 0: atomic_write(self.out_dir / 'metrics.csv', learn.metrics.to_csv(index=False))
     def after_epoch(self, learn): self._row(learn)
     def after_fit(self, learn): self._row(learn)
 
@@ -480,7 +499,7 @@ class Checkpoints(Callback):
     "`last.pt` (every `save_every_steps` steps and epoch end), `epoch_NNNN.pt` every `checkpoint_every` epochs, `best.pt` and the best `keep_best`."
     order = 40
     def __init__(self, out_dir): self.out = Path(out_dir)
-    def _save(self, learn, name): return atomic_write(self.out / name, partial(torch.save, learn.state()))
+    def _save(self, learn, name): return write_checkpoint(self.out / name, learn.state())
     def _best(self, learn):
         row = learn.history[-1] if learn.history else {}
         if row.get('step') != learn.step or 'val_mpjpe' not in row or math.isnan(row['val_mpjpe']): return
@@ -579,29 +598,8 @@ def _differences(a:dict, b:dict, prefix='') -> list:
 
 RESUME_CAN_CHANGE = ('epochs', 'max_steps', 'max_minutes', 'patience', 'progress', 'log', 'num_workers', 'val_batch_size', 'device')   # budgets and machinery
 
-MODEL_KINDS = {'DSTFormer': (DSTFormer, ModelConfig), 'MLPLifter': (MLPLifter, MLPConfig)}   # checkpoint 'kind' -> (class, config)
-
-def build_model(cfg) -> nn.Module: # a `ModelConfig` or `MLPConfig`
-    "A freshly initialised model of the kind `cfg` describes."
-    for cls, cfg_cls in MODEL_KINDS.values():
-        if type(cfg) is cfg_cls: return cls(cfg)
-    raise TypeError(f'build_model: {type(cfg).__name__} is not a model config ({[c.__name__ for _, c in MODEL_KINDS.values()]})')
-
-def load_trained(path) -> tuple: # a checkpoint written by `train` (best.pt, last.pt, ...)
-    "`(model, checkpoint)`: the trained model of any kind in `MODEL_KINDS` (eval mode, CPU) and the checkpoint dict."
-    ck = read_checkpoint(path)
-    kind = ck.get('kind', 'DSTFormer')
-    if 'config' not in ck or 'model' not in ck:
-        raise ValueError(f"{path}: not a poselift checkpoint (keys {sorted(ck)[:8]}); for MotionBERT's files use DSTFormer.from_motionbert")
-    if kind not in MODEL_KINDS: raise ValueError(f'{path}: unknown model kind {kind!r}; known: {list(MODEL_KINDS)}')
-    cls, cfg_cls = MODEL_KINDS[kind]
-    known = {f.name for f in dataclasses.fields(cfg_cls)}
-    unknown = sorted(set(ck['config']) - known)
-    if unknown: raise ValueError(f'{path}: config: unknown {cfg_cls.__name__} fields {unknown}')
-    return load_strict(cls(cfg_cls(**ck['config'])), ck['model'], str(path)).eval(), ck
-
 def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seeded here) or a model (e.g. pretrained)
-          data_cfg:DataConfig, # how motions become windows (the validation view is derived: `validation_config`)
+          data_cfg:DataConfig, # how motions become windows (validation's view is derived: `evaluation_config`)
           cfg:TrainConfig, # how to train
           train_motions:list, # `Motion`s to train on
           val_motions:list|None=None, # `Motion`s of the validation subject(s); None: no validation
@@ -609,7 +607,7 @@ def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seede
           loss:LossConfig|None=None, # loss terms (default: MPJPE)
           resume:bool=False, # continue from `out_dir/last.pt`
           callbacks:list=(), # more callbacks
-          meta:dict|None=None, # more to store in checkpoints (e.g. 'subjects' with the test subjects, as `poselift.cli` does)
+          meta:dict|None=None, # more to store in checkpoints (e.g. 'subjects' with the test subjects, as `poselift.run` does)
           task=None) -> Learner: # what a batch means; default `LiftTask(loss)`
     "Train a model (supervised 2D → 3D lifting by default); returns the `Learner` (its `model`, `metrics`, ...)."
     out = Path(out_dir) if out_dir is not None else None
@@ -620,7 +618,8 @@ def train(model, # what to train: a `ModelConfig` / `MLPConfig` (built and seede
     if task.name == 'lift' and model_cfg.dim_out != 3: raise ValueError(f'train: lifting predicts 3D; the model\'s dim_out is {model_cfg.dim_out}')
     if data_cfg.n_frames > model_cfg.maxlen: raise ValueError(f'train: windows of {data_cfg.n_frames} frames exceed the model\'s maxlen {model_cfg.maxlen}')
     train_ds = PoseWindows(train_motions, data_cfg)
-    val_ds = PoseWindows(val_motions, validation_config(data_cfg)) if val_motions else None
+    val_view = dataclasses.replace(evaluation_config(data_cfg), stride=data_cfg.n_frames)   # evaluation's view, windows side by side
+    val_ds = PoseWindows(val_motions, val_view) if val_motions else None
     subjects = {'train': sorted({m.subject for m in train_motions}), 'val': sorted({m.subject for m in val_motions or ()}), 'test': []}
     meta = {'data': data_config_to_dict(data_cfg), 'subjects': subjects, **(meta or {})}   # `poselift.evaluate` warns on these
     learn = Learner(model, train_ds, val_ds, task, cfg, default_callbacks(cfg, out) + list(callbacks), meta)
