@@ -4,7 +4,7 @@
 
 # %% ../nbs/40_lift.ipynb #10c5060d
 from __future__ import annotations
-import argparse, difflib, html, io, json, re
+import argparse, html, io, json, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -18,6 +18,7 @@ from .train import PRECISIONS, resolve_precision
 from .evaluate import predict_windows, merge_windows
 from .files import atomic_write
 from .viz import pose_player, html_page
+from .run import did_you_mean
 
 # %% auto #0
 __all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS', 'Keypoints',
@@ -81,8 +82,7 @@ def _read_json(path:Path) -> tuple:
         raise ValueError(f'{path}: expected an object with "keypoints" or AlphaPose\'s list of detections, got a JSON {type(obj).__name__}')
     unknown = sorted(set(obj) - set(JSON_KEYS))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], JSON_KEYS, n=1)
-        raise ValueError(f'{path}: unknown key {unknown[0]!r}' + (f" (did you mean '{close[0]}'?)" if close else '') + f'; known keys: {list(JSON_KEYS)}')
+        raise ValueError(f'{path}: unknown key {unknown[0]!r}' + did_you_mean(unknown[0], JSON_KEYS) + f'; known keys: {list(JSON_KEYS)}')
     if 'keypoints' not in obj: raise ValueError(f'{path}: no "keypoints" in the JSON object')
     return _numbers(obj['keypoints'], path, '"keypoints"'), {k: obj[k] for k in JSON_KEYS[1:] if obj.get(k) is not None}
 
