@@ -15,11 +15,12 @@ from .data import PoseWindows, DataConfig, source_hash
 from .evaluate import predict_windows, merge_windows
 from .train import native_bf16, evaluation_config
 from .run import RunConfig, override_sections, train_run, train_command
-from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name
+from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name, atomic_write
 
 # %% auto #0
-__all__ = ['SYNTHETIC_LABEL', 'data_hash', 'Report', 'header_html', 'train_and_score', 'experiment_data', 'predict_clip',
-           'attention_maps', 'throughput']
+__all__ = ['SYNTHETIC_LABEL', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
+           'experiment_data', 'race_budget', 'race_settings', 'replay_settings', 'predict_clip', 'attention_maps',
+           'throughput']
 
 # %% ../nbs/38_report.ipynb #5a68965a
 def data_hash(motions:list) -> str: # `Motion`s
@@ -61,10 +62,19 @@ class Report:
         args = shlex.quote(json.dumps(self.parameters))
         return f'papermill nbs/experiments/{self.notebook} out.ipynb --cwd nbs/experiments -y {args}'
 
+    def replay_command(self, changes:dict) -> str: # parameters set for the replay, e.g. {'replay_steps': {...}}
+        "The papermill command that replays this run with `changes`, at this process's thread count (bit for bit only at the same count), in a new folder."
+        import shlex
+        fresh = {'out_dir': ''} if 'out_dir' in self.parameters else {}   # a new temporary folder: nothing of this run reused or overwritten
+        args = shlex.quote(json.dumps({**self.parameters, **fresh, **changes}))
+        return (f'OMP_NUM_THREADS={torch.get_num_threads()} papermill nbs/experiments/{self.notebook} '
+                f'{Path(self.notebook).stem}-replay.ipynb --cwd nbs/experiments -y {args}')
+
     def header(self, data:str, # what the run reads: 'synthetic', a folder or a file
                motions:list|None=None, # the motions read (hashed), or None
                seed:int|None=None, # the run's seed
-               device:str='cpu'): # where the model runs
+               device:str='cpu', # where the model runs
+               replay:str=''): # a race's replay command (`replay_command`), shown under the regenerate command
         "Show the header (and the synthetic-data banner when the motions are synthetic); return its fields."
         self.synthetic = data == 'synthetic' or any(m.meta.get('synthetic') for m in motions or [])
         self.label = SYNTHETIC_LABEL if self.synthetic else f'motion capture: {data}'
@@ -73,7 +83,7 @@ class Report:
                          commit=environment()['commit'], torch=torch.__version__, python=platform.python_version(), device=device,
                          threads=torch.get_num_threads(), cores=os.cpu_count(), seed=seed,
                          cpu=cpu_name(), native_bf16=native_bf16(device),
-                         date=datetime.datetime.now().isoformat(timespec='seconds'), synthetic=self.synthetic)
+                         date=datetime.datetime.now().isoformat(timespec='seconds'), synthetic=self.synthetic, replay=replay)
         self._display(header_html(self.parameters, self.info))
         return self.info
 
@@ -101,10 +111,21 @@ def header_html(parameters:dict, info:dict) -> str:
              + f" · commit <code>{esc(info['commit'])}</code> · torch {esc(info['torch'])} on {esc(info['device'])}, {info['threads']} threads of {info['cores']} cores"
              + (f" ({esc(info['cpu'])}, bfloat16 {'native' if info.get('native_bf16') else 'emulated'})" if info.get('cpu') else '')
              + f" · Python {esc(info['python'])} · seed {esc(info['seed'])} · {esc(info['date'])}")
-    return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p><p style="font-size:.9em">{facts}</p>'
+    replay = (f'<p><b>Replay</b> (the same steps: the same numbers, bit for bit, on this CPU at {info["threads"]} threads): '
+              f'<code>{esc(info["replay"])}</code></p>') if info.get('replay') else ''
+    return (f'{banner}<p><b>Regenerate:</b> <code>{esc(info["command"])}</code></p>{replay}<p style="font-size:.9em">{facts}</p>'
             f'<details><summary>parameters ({len(parameters)})</summary><table style="font-size:.9em">{rows}</table></details>')
 
 # %% ../nbs/38_report.ipynb #be76c780
+def resolve_run(config, # a `RunConfig`, a recipe file (TOML or JSON), or its sections as a dict
+                overrides:dict|None=None, # {'section.key': value} set on it
+               ) -> tuple: # (the recipe's path or None, the `RunConfig` with `overrides`)
+    "The run configuration an experiment trains: `config` with `overrides` set, and the recipe file it came from (if any)."
+    recipe = None if isinstance(config, (RunConfig, dict)) else Path(config)
+    run = (RunConfig.read(recipe, overrides) if recipe else config.override(overrides or {}) if isinstance(config, RunConfig)
+           else RunConfig.from_dict(override_sections(config, overrides)))
+    return recipe, run
+
 def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or its sections as a dict
                     out, # the run's folder (replaced if it exists: it belongs to this run)
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
@@ -116,9 +137,7 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
     "Train `config` with `overrides` into `out`, then score `out/checkpoint` on every frame of `scored`; write the completion record last."
     import shutil
     from poselift.evaluate import evaluate_checkpoint
-    recipe = None if isinstance(config, (RunConfig, dict)) else Path(config)
-    run = (RunConfig.read(recipe, overrides) if recipe else config.override(overrides or {}) if isinstance(config, RunConfig)
-           else RunConfig.from_dict(override_sections(config, overrides)))
+    recipe, run = resolve_run(config, overrides)
     out, init = Path(out), run.model['init_from']
     training = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'recipe': content_hash(recipe) if recipe else None,
                                       'data': source_hash(run.data['source']), 'init_from': content_hash(init) if init else None}))
@@ -155,6 +174,47 @@ def experiment_data(source:str, # 'synthetic', 'cmu' (the CMU clips `poselift.mo
         raise ValueError(f'no motions of the held-out subjects {subjects} in {data}; its subjects: {sorted({m.subject for m in motions})}')
     folder = Path(data) / subjects[0] if len(subjects) == 1 else None
     return data, motions, held_out, (str(folder) if folder is not None and folder.is_dir() else held_out)
+
+# %% ../nbs/38_report.ipynb #f336f0ec
+RACE_CAP = 2.0   # a race run's wall-clock cap, as a multiple of its minutes: only a safety stop (a run it stops does not replay)
+
+def race_budget(config, # a `RunConfig`, a recipe file (TOML or JSON), or its sections as a dict
+                minutes:float, # the race's wall-clock budget for this run
+                overrides:dict|None=None, # {'section.key': value} set on `config`, as `train_and_score` takes them
+                record=None, # a JSON file keeping the budget: reused while the run, the minutes and the code are the same
+                keep=None, # a folder to keep the trial run in (other trials can start from its checkpoint); None: removed
+               ) -> dict: # {'steps': the step budget, 'trial_steps', 'trial_seconds', 'steps_per_second', 'minutes'}
+    "The step budget that fills `minutes` of this machine's wall time at the pace of a timed trial of the run (one validation cycle)."
+    import shutil, tempfile
+    if not minutes > 0: raise ValueError(f'race_budget: minutes must be > 0, got {minutes}')
+    _, run = resolve_run(config, overrides)
+    key = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'minutes': minutes}))
+    kept = json.loads(Path(record).read_text()) if record and Path(record).exists() else {}
+    if kept.get('key') == key and (keep is None or (Path(keep) / 'last.pt').exists()): return kept['budget']
+    cycle = run.build()[2].val_every                                  # epochs per validation: the trial ends on one
+    trial = run.override({'train.epochs': cycle, 'train.max_steps': 0, 'train.max_minutes': 0, 'train.patience': 0, 'train.log': False})
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix='poselift_trial_'))
+    if keep and folder.exists(): shutil.rmtree(folder)                # the trial's own folder, made anew
+    try:
+        train_run(trial, folder)
+        m = pd.read_csv(folder / 'metrics.csv')                      # its last row: the steps and seconds, validation included
+    finally:
+        if not keep: shutil.rmtree(folder, ignore_errors=True)
+    steps, seconds = int(m['step'].iloc[-1]), float(m['seconds'].iloc[-1])
+    budget = {'steps': max(1, round(steps / seconds * 60 * minutes)), 'trial_steps': steps, 'trial_seconds': seconds,
+              'steps_per_second': steps / seconds, 'minutes': minutes}
+    if record: atomic_write(record, json.dumps({'key': key, 'budget': budget}, indent=1))
+    return budget
+
+def race_settings(steps:int, # the run's step budget (`race_budget`)
+                  minutes:float, # the race's minutes for the run
+                 ) -> dict: # overrides for `train_and_score`
+    "A race run's budget: `steps`, the schedule over them, and the clock only as a safety cap (`RACE_CAP` × `minutes`)."
+    return {'train.epochs': 0, 'train.max_steps': int(steps), 'train.max_minutes': round(RACE_CAP * minutes, 4)}
+
+def replay_settings(steps:int) -> dict: # the steps the race gave the run
+    "A replay's budget: exactly `steps`, no clock; it trains what the race trained."
+    return {'train.epochs': 0, 'train.max_steps': int(steps), 'train.max_minutes': 0}
 
 # %% ../nbs/38_report.ipynb #1ea946b2
 def predict_clip(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)
