@@ -184,23 +184,24 @@ def race_budget(config, # a `RunConfig`, a recipe file (TOML or JSON), or its se
                 record=None, # a JSON file keeping the budget: reused while the run, the minutes and the code are the same
                 keep=None, # a folder to keep the trial run in (other trials can start from its checkpoint); None: removed
                ) -> dict: # {'steps': the step budget, 'trial_steps', 'trial_seconds', 'steps_per_second', 'minutes'}
-    "The step budget that fills `minutes` of this machine's wall time at the pace of a timed trial of the run (one validation cycle)."
+    "The step budget that fills `minutes` of this machine's wall time at the pace of a timed trial of the run (its second validation cycle)."
     import shutil, tempfile
     if not minutes > 0: raise ValueError(f'race_budget: minutes must be > 0, got {minutes}')
     _, run = resolve_run(config, overrides)
     key = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'minutes': minutes}))
     kept = json.loads(Path(record).read_text()) if record and Path(record).exists() else {}
     if kept.get('key') == key and (keep is None or (Path(keep) / 'last.pt').exists()): return kept['budget']
-    cycle = run.build()[2].val_every                                  # epochs per validation: the trial ends on one
-    trial = run.override({'train.epochs': cycle, 'train.max_steps': 0, 'train.max_minutes': 0, 'train.patience': 0, 'train.log': False})
+    cycle = run.build()[2].val_every                                  # epochs per validation
+    trial = run.override({'train.epochs': 2 * cycle, 'train.max_steps': 0, 'train.max_minutes': 0, 'train.patience': 0, 'train.log': False})
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix='poselift_trial_'))
     if keep and folder.exists(): shutil.rmtree(folder)                # the trial's own folder, made anew
     try:
         train_run(trial, folder)
-        m = pd.read_csv(folder / 'metrics.csv')                      # its last row: the steps and seconds, validation included
+        m = pd.read_csv(folder / 'metrics.csv')                      # a row per epoch: steps and seconds, validation included
     finally:
         if not keep: shutil.rmtree(folder, ignore_errors=True)
-    steps, seconds = int(m['step'].iloc[-1]), float(m['seconds'].iloc[-1])
+    first, last = m[m['epoch'] == cycle].iloc[0], m.iloc[-1]         # the second cycle alone: the first one's warm-up left out
+    steps, seconds = int(last['step'] - first['step']), float(last['seconds'] - first['seconds'])
     budget = {'steps': max(1, round(steps / seconds * 60 * minutes)), 'trial_steps': steps, 'trial_seconds': seconds,
               'steps_per_second': steps / seconds, 'minutes': minutes}
     if record: atomic_write(record, json.dumps({'key': key, 'budget': budget}, indent=1))
