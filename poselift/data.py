@@ -361,7 +361,7 @@ class PoseWindows(torch.utils.data.Dataset):
         N, cfg, fr = len(self), self.cfg, self._frames
         if len(idx) == 0: raise ValueError('PoseWindows.get_batch: no indices')
         if ((idx < -N) | (idx >= N)).any(): raise IndexError(f'PoseWindows: index {idx[(idx < -N) | (idx >= N)][0]} out of range for {N} items')
-        idx %= N
+        idx = idx % N                                                        # a new array: the caller's is left as it was
         v, s = self.view_of[idx], self.start_of[idx]                         # (B,), (B,)
         rows, valid = fr.rows(v, s, cfg.n_frames)                            # (B, T), (B, T)
         world, noisy = fr.is_world[v], fr.virtual[v] & (cfg.noise is not None)   # (B,), (B,)

@@ -45,11 +45,14 @@ def finetune_model(source, # a poselift checkpoint or weights file (best.pt, las
                    mode:str='full', # one of `FINETUNE_MODES`
                    head_hidden:int|None=None, # a new head with this hidden width (0: one Linear); None: keep a 3D head
                   ) -> nn.Module:
-    "A pretrained DSTFormer ready to fine-tune for lifting: a 3D head, and only the parameters of `mode` trainable."
+    "A pretrained lifter ready to fine-tune: a DSTFormer with a 3D head and only the parameters of `mode` trainable, or a 3D per-frame MLP, all of it."
     if mode not in FINETUNE_MODES: raise ValueError(f'finetune_model: mode must be one of {FINETUNE_MODES}, got {mode!r}')
     pretrained = load(source)                                          # any format, strictly; errors name the file
     model = pretrained.model
-    if not isinstance(model, DSTFormer): raise ValueError(f'{source}: holds a {pretrained.kind}; fine-tuning starts from a DSTFormer')
+    if not isinstance(model, DSTFormer):                              # the per-frame MLP: every layer, its own 3D head
+        if mode != 'full' or head_hidden is not None or getattr(model.cfg, 'dim_out', None) != 3:
+            raise ValueError(f"{source}: holds a {pretrained.kind}; only a DSTFormer takes a new head or a fine-tuning mode other than 'full'")
+        return model.train()
     if head_hidden is not None or model.cfg.dim_out != 3: replace_head(model, 3, hidden=128 if head_hidden is None else head_hidden)
     norms = norm_parameter_names(model)
     for n, p in model.named_parameters():
