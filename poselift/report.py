@@ -18,9 +18,9 @@ from .run import RunConfig, override_sections, train_run, train_command
 from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name, atomic_write
 
 # %% auto #0
-__all__ = ['SYNTHETIC_LABEL', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
-           'experiment_data', 'race_budget', 'race_settings', 'replay_settings', 'predict_clip', 'attention_maps',
-           'throughput']
+__all__ = ['SYNTHETIC_LABEL', 'STARTED_FILE', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
+           'experiment_data', 'race_budget', 'race_settings', 'replay_settings', 'replay_folder', 'predict_clip',
+           'attention_maps', 'throughput']
 
 # %% ../nbs/38_report.ipynb #5a68965a
 def data_hash(motions:list) -> str: # `Motion`s
@@ -58,17 +58,17 @@ class Report:
     def command(self) -> str:
         "The shell command that regenerates this report: the batch's (POSELIFT_COMMAND), else a papermill call."
         if os.environ.get('POSELIFT_COMMAND'): return os.environ['POSELIFT_COMMAND']
+        return self._papermill(self.parameters, 'out.ipynb')
+
+    def _papermill(self, parameters:dict, output:str) -> str:
+        "The papermill call that runs this notebook with `parameters` into `output`, from the repository's root."
         import shlex
-        args = shlex.quote(json.dumps(self.parameters))
-        return f'papermill nbs/experiments/{self.notebook} out.ipynb --cwd nbs/experiments -y {args}'
+        return f'papermill nbs/experiments/{self.notebook} {output} --cwd nbs/experiments -y {shlex.quote(json.dumps(parameters))}'
 
     def replay_command(self, changes:dict) -> str: # parameters set for the replay, e.g. {'replay_steps': {...}}
         "The papermill command that replays this run with `changes`, at this process's thread count (bit for bit only at the same count), in a new folder."
-        import shlex
         fresh = {'out_dir': ''} if 'out_dir' in self.parameters else {}   # a new temporary folder: nothing of this run reused or overwritten
-        args = shlex.quote(json.dumps({**self.parameters, **fresh, **changes}))
-        return (f'OMP_NUM_THREADS={torch.get_num_threads()} papermill nbs/experiments/{self.notebook} '
-                f'{Path(self.notebook).stem}-replay.ipynb --cwd nbs/experiments -y {args}')
+        return f'OMP_NUM_THREADS={torch.get_num_threads()} ' + self._papermill({**self.parameters, **fresh, **changes}, f'{Path(self.notebook).stem}-replay.ipynb')
 
     def header(self, data:str, # what the run reads: 'synthetic', a folder or a file
                motions:list|None=None, # the motions read (hashed), or None
@@ -126,6 +126,8 @@ def resolve_run(config, # a `RunConfig`, a recipe file (TOML or JSON), or its se
            else RunConfig.from_dict(override_sections(config, overrides)))
     return recipe, run
 
+STARTED_FILE = 'started.json'   # a run's training record, written before it trains: a run stopped half-way resumes only when it matches
+
 def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or its sections as a dict
                     out, # the run's folder (replaced if it exists: it belongs to this run)
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
@@ -146,8 +148,13 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
     done = (read_completion(out) or {}) if reuse else {}
     learner, kept = None, out / 'evaluation.json'
     if done.get('training') != training:
-        if out.exists(): shutil.rmtree(out)                             # the run's own folder, made anew
-        learner, done = train_run(run, out), {}
+        started = out / STARTED_FILE                                    # what a run stopped half-way was started from
+        if reuse and (out / 'last.pt').exists() and started.exists() and json.loads(started.read_text()) == training:
+            learner, done = train_run(run, out, resume=True), {}        # the same run: on from its last checkpoint, bit for bit
+        else:
+            if out.exists(): shutil.rmtree(out)                         # the run's own folder, made anew
+            out.mkdir(parents=True); atomic_write(started, json.dumps(training, indent=1, sort_keys=True))
+            learner, done = train_run(run, out), {}
     curves = pd.read_csv(out / 'metrics.csv')
     commands = [train_command(recipe, out, overrides)] if recipe else []
     summary = None
@@ -216,6 +223,11 @@ def race_settings(steps:int, # the run's step budget (`race_budget`)
 def replay_settings(steps:int) -> dict: # the steps the race gave the run
     "A replay's budget: exactly `steps`, no clock; it trains what the race trained."
     return {'train.epochs': 0, 'train.max_steps': int(steps), 'train.max_minutes': 0}
+
+def replay_folder(out) -> Path: # a race run's folder
+    "The folder a race run's replay trains into: `OUT-replay` beside it (a replay's own folder gives itself)."
+    out = Path(out)
+    return out.parent / (out.name.removesuffix('-replay') + '-replay')
 
 # %% ../nbs/38_report.ipynb #1ea946b2
 def predict_clip(model:torch.nn.Module, # (B, T, J, dim_in) -> (B, T, J, 3)
