@@ -592,6 +592,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'poselift.train.LearnerStep': ('train.html#learnerstep', 'poselift/train.py'),
                                 'poselift.train.LearnerStep._accumulate': ('train.html#learnerstep._accumulate', 'poselift/train.py'),
                                 'poselift.train.LearnerStep.autocast': ('train.html#learnerstep.autocast', 'poselift/train.py'),
+                                'poselift.train.LearnerStep.batches': ('train.html#learnerstep.batches', 'poselift/train.py'),
                                 'poselift.train.LearnerStep.epoch_batches': ('train.html#learnerstep.epoch_batches', 'poselift/train.py'),
                                 'poselift.train.LearnerStep.loader': ('train.html#learnerstep.loader', 'poselift/train.py'),
                                 'poselift.train.LearnerStep.train_step': ('train.html#learnerstep.train_step', 'poselift/train.py'),

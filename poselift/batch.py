@@ -210,12 +210,14 @@ def resolve(value, # a parameter value
 
 def run_inputs(notebook:Path, # the run's notebook
                parameters:dict, # its resolved parameters
-               run_dir:Path) -> dict: # the run's own folder (never an input)
+               run_dir:Path) -> dict: # the run's own folder (never an input; nor is the folder its `out_dir` parameter names)
     "What a run reads, as content hashes: each file or folder its parameters or the notebook's defaults name (recipes, data, upstream runs' outputs), and a corpus or shipped set named by its name ('cmu', 'bandai-namco', 'cmu-30fps')."
     from poselift.files import content_hash
     from poselift.data import SHIPPED_MOTIONS, source_hash
     from poselift.motion import CORPORA
-    own, found = Path(run_dir).resolve(), {}
+    outs, found = [Path(run_dir).resolve()], {}                       # what the run writes: its folder, and its out_dir (a folder it grows)
+    if isinstance(parameters.get('out_dir'), str) and parameters['out_dir'].strip():
+        outs.append((Path(notebook).parent / parameters['out_dir']).resolve())
     for s in _strings({**notebook_parameters(notebook), **parameters}):
         if not s.strip() or s in found: continue
         if s in CORPORA or s in SHIPPED_MOTIONS:
@@ -223,7 +225,7 @@ def run_inputs(notebook:Path, # the run's notebook
             except FileNotFoundError: pass
             continue
         p = (Path(s) if Path(s).is_absolute() else Path(notebook).parent / s).resolve()
-        if not p.exists() or p == Path(notebook).parent.resolve() or p == own or own in p.parents or p in own.parents: continue
+        if not p.exists() or p == Path(notebook).parent.resolve() or any(p == o or o in p.parents or p in o.parents for o in outs): continue
         found[s] = content_hash(p)
     return found
 

@@ -16,6 +16,7 @@ from .evaluate import predict_windows, merge_windows
 from .train import native_bf16, evaluation_config
 from .run import RunConfig, override_sections, train_run, train_command
 from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name, atomic_write
+from .checkpoint import read_checkpoint
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'STARTED_FILE', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
@@ -148,12 +149,14 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
     done = (read_completion(out) or {}) if reuse else {}
     learner, kept = None, out / 'evaluation.json'
     if done.get('training') != training:
-        started = out / STARTED_FILE                                    # what a run stopped half-way was started from
-        if reuse and (out / 'last.pt').exists() and started.exists() and json.loads(started.read_text()) == training:
-            learner, done = train_run(run, out, resume=True), {}        # the same run: on from its last checkpoint, bit for bit
+        started, begun = out / STARTED_FILE, {**training, 'threads': torch.get_num_threads(), 'torch': torch.__version__}   # bits depend on both
+        if reuse and (out / 'last.pt').exists() and started.exists() and json.loads(started.read_text()) == json.loads(json.dumps(begun)):
+            done = {}                                                   # the same run, stopped half-way
+            if read_checkpoint(out / 'last.pt').get('stopped_by') is None:   # not ended (a budget, patience): on from last.pt, bit for bit
+                learner = train_run(run, out, resume=True)
         else:
             if out.exists(): shutil.rmtree(out)                         # the run's own folder, made anew
-            out.mkdir(parents=True); atomic_write(started, json.dumps(training, indent=1, sort_keys=True))
+            out.mkdir(parents=True); atomic_write(started, json.dumps(begun, indent=1, sort_keys=True))
             learner, done = train_run(run, out), {}
     curves = pd.read_csv(out / 'metrics.csv')
     commands = [train_command(recipe, out, overrides)] if recipe else []
@@ -190,16 +193,17 @@ def race_budget(config, # a `RunConfig`, a recipe file (TOML or JSON), or its se
                 overrides:dict|None=None, # {'section.key': value} set on `config`, as `train_and_score` takes them
                 record=None, # a JSON file keeping the budget: reused while the run, the minutes and the code are the same
                 keep=None, # a folder to keep the trial run in (other trials can start from its checkpoint); None: removed
+                cycle:int=0, # epochs per timed cycle of the trial (validating after each); 0: the run's `val_every`. 1 for runs of long epochs
                ) -> dict: # {'steps': the step budget, 'trial_steps', 'trial_seconds', 'steps_per_second', 'minutes'}
     "The step budget that fills `minutes` of this machine's wall time at the pace of a timed trial of the run (its second validation cycle)."
     import shutil, tempfile
     if not minutes > 0: raise ValueError(f'race_budget: minutes must be > 0, got {minutes}')
     _, run = resolve_run(config, overrides)
-    key = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'minutes': minutes}))
+    cycle = cycle or run.build()[2].val_every                         # epochs per validation cycle of the trial
+    key = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'minutes': minutes, 'cycle': cycle}))
     kept = json.loads(Path(record).read_text()) if record and Path(record).exists() else {}
     if kept.get('key') == key and (keep is None or (Path(keep) / 'last.pt').exists()): return kept['budget']
-    cycle = run.build()[2].val_every                                  # epochs per validation
-    trial = run.override({'train.epochs': 2 * cycle, 'train.max_steps': 0, 'train.max_minutes': 0, 'train.patience': 0, 'train.log': False})
+    trial = run.override({'train.epochs': 2 * cycle, 'train.val_every': cycle, 'train.max_steps': 0, 'train.max_minutes': 0, 'train.patience': 0, 'train.log': False})
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix='poselift_trial_'))
     if keep and folder.exists(): shutil.rmtree(folder)                # the trial's own folder, made anew
     try:

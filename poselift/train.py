@@ -300,6 +300,13 @@ class LearnerStep:
         shares = [b[self.rank::self.world] for b in self.epoch_batches()]
         return window_loader(self.train_ds, batches=shares, num_workers=self.cfg.num_workers, pin_memory=self.device.type == 'cuda')
 
+    def batches(self):
+        "An iterator over `loader()`; in an epoch resumed mid-way, torch's RNG stays where the checkpoint left it (an unstopped run drew the iterator's seed at the epoch's start)."
+        state = torch.get_rng_state() if self.batch_in_epoch else None
+        batches = iter(self.loader())
+        if state is not None: torch.set_rng_state(state)
+        return batches
+
     def autocast(self):
         "The autocast of this run's precision (`autocast_context`)."
         return autocast_context(self.precision, self.device)
@@ -435,7 +442,7 @@ class Learner(LearnerBudget, LearnerStep, LearnerState):
             while not self.stop:
                 self.train_ds.set_epoch(self.epoch)
                 self('before_epoch')
-                for batch in self.loader():
+                for batch in self.batches():
                     self.train_step(batch)
                     self('after_step')
                     if self.halt(): break
