@@ -155,6 +155,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'poselift.checkpoint.build_model': ('checkpoint.html#build_model', 'poselift/checkpoint.py'),
                                      'poselift.checkpoint.checkpoint_format': ( 'checkpoint.html#checkpoint_format',
                                                                                 'poselift/checkpoint.py'),
+                                     'poselift.checkpoint.checkpoint_path': ('checkpoint.html#checkpoint_path', 'poselift/checkpoint.py'),
                                      'poselift.checkpoint.load': ('checkpoint.html#load', 'poselift/checkpoint.py'),
                                      'poselift.checkpoint.model_from_dict': ('checkpoint.html#model_from_dict', 'poselift/checkpoint.py'),
                                      'poselift.checkpoint.read_checkpoint': ('checkpoint.html#read_checkpoint', 'poselift/checkpoint.py'),

@@ -16,13 +16,21 @@ from .data import DataConfig, data_config_from_dict
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['MODEL_KINDS', 'FORMATS', 'UNITS', 'PROVENANCE_KEYS', 'read_checkpoint', 'write_checkpoint', 'build_model',
-           'model_from_dict', 'Trained', 'checkpoint_format', 'load']
+__all__ = ['WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'MODEL_KINDS', 'FORMATS', 'UNITS', 'PROVENANCE_KEYS', 'checkpoint_path',
+           'read_checkpoint', 'write_checkpoint', 'build_model', 'model_from_dict', 'Trained', 'checkpoint_format',
+           'load']
 
 # %% ../nbs/29_checkpoint.ipynb #fb9779b8
-def read_checkpoint(path) -> dict: # a file written by `torch.save`
+WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights' if '__file__' in globals() else Path('../poselift/weights').resolve()   # shipped with the package
+SHIPPED_WEIGHTS = WEIGHTS_DIR / 'dstformer-bandai-cmu.pt'   # the shipped lifter: `poselift lift`'s default, and what the name 'shipped' reads
+
+def checkpoint_path(path) -> Path: # a checkpoint file, or the name 'shipped'
+    "The file `path` names: `SHIPPED_WEIGHTS` for 'shipped', else `path` itself."
+    return SHIPPED_WEIGHTS if str(path) == 'shipped' else Path(path)
+
+def read_checkpoint(path) -> dict: # a file written by `torch.save`, or 'shipped'
     "Load a checkpoint dict on the CPU, tensors and plain containers only (`weights_only`), with errors naming the file."
-    path = Path(path)
+    path = checkpoint_path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no such checkpoint file')
     try: obj = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
@@ -108,11 +116,11 @@ def checkpoint_format(ck:dict, # a checkpoint's contents (`read_checkpoint`)
                          f"ck = read_checkpoint(path); write_checkpoint(path, {{'format': 'poselift-weights/1', 'kind': 'DSTFormer', **ck}})")
     return 'motionbert'
 
-def load(path, # a poselift training checkpoint or weights file, or a MotionBERT checkpoint (.bin, .pth, .pt)
+def load(path, # a poselift training checkpoint or weights file, a MotionBERT checkpoint (.bin, .pth, .pt), or 'shipped'
          device=None, # where the model goes; None: the CPU
         ) -> Trained:
     "The model in a checkpoint file of any of `FORMATS`, loaded strictly (eval mode), with what the file says; errors name the file."
-    name = str(path)
+    name = str(checkpoint_path(path))
     ck = read_checkpoint(path)
     fmt = checkpoint_format(ck, name)
     if fmt == 'motionbert':

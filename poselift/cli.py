@@ -53,7 +53,7 @@ def evaluate_main(argv:list|None=None): # command-line arguments after `evaluate
     from poselift.evaluate import evaluate_checkpoint, print_summary
     ap = argparse.ArgumentParser(prog='poselift evaluate', description='Score a checkpoint on every frame of a data source, '
                                  'through the fixed evaluation cameras.', allow_abbrev=False)
-    ap.add_argument('--checkpoint', required=True, help='a checkpoint written by poselift train (best.pt)')
+    ap.add_argument('--checkpoint', required=True, help="a checkpoint written by poselift train (best.pt), a weights file, or 'shipped' (the package's)")
     ap.add_argument('--data', required=True, help="'synthetic', a corpus ('cmu', 'bandai-namco'), 'cmu-30fps', a folder of BVH files, a .bvh file, a .npz of motions, an AMASS or Human3.6M pickle")
     ap.add_argument('--out', help='write the metrics here as JSON')
     ap.add_argument('--flip', action='store_true', help='test-time flip averaging')

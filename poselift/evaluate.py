@@ -12,7 +12,7 @@ import torch
 from .skeleton import H36M, flip_poses
 from .losses import check_pair, joint_errors, n_errors, p_errors, velocity_errors
 from .data import DataConfig, PoseWindows, data_config_to_dict, load_motions
-from .checkpoint import load
+from .checkpoint import load, checkpoint_path
 from .train import evaluation_config, resolve_precision, autocast_context
 from . import camera
 from .files import atomic_write
@@ -234,7 +234,7 @@ def derived_joints(motions:list) -> dict: # the scored motions
         if m.meta.get('rig'): out.setdefault(m.meta['rig'], {}).update(m.meta.get('derived_joints') or {})
     return out
 
-def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1') or weights file ('poselift-weights/1') with its data settings
+def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1') or weights file ('poselift-weights/1') with its data settings; 'shipped'
                         data, # 'synthetic', a BVH folder or file, an AMASS or Human3.6M pickle (`load_motions`), or `Motion`s
                         out=None, # write the summary here as JSON (e.g. 'metrics.json'); None: do not write
                         flip:bool=False, # test-time flip averaging
@@ -245,7 +245,7 @@ def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1')
                         precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
                        ) -> dict:
     "Score a checkpoint on every frame of `data` through the evaluation cameras; write `out` when given; return the summary."
-    path = Path(checkpoint)
+    path = checkpoint_path(checkpoint)
     trained = load(path, device or ('cuda' if torch.cuda.is_available() else 'cpu'))   # any model kind, strictly; errors name the file
     data_cfg = trained.data_settings()                               # the window length, frame rate and projection it was trained with
     trained.check_window(data_cfg.n_frames)

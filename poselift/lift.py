@@ -13,7 +13,7 @@ from .skeleton import H36M, N_JOINTS, COCO_NAMES, HALPE_NAMES, coco_to_h36m, hal
 from .camera import normalize_pixels
 from .motion import resample_positions
 from .data import window_starts
-from .checkpoint import load, write_checkpoint
+from .checkpoint import load, write_checkpoint, checkpoint_path, SHIPPED_WEIGHTS
 from .train import PRECISIONS, resolve_precision
 from .evaluate import predict_windows, merge_windows
 from .files import atomic_write
@@ -21,9 +21,9 @@ from .viz import pose_player, html_page
 from .run import did_you_mean
 
 # %% auto #0
-__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'WEIGHTS_DIR', 'SHIPPED_WEIGHTS', 'WEIGHT_KEYS', 'Keypoints',
-           'read_keypoints', 'h36m_keypoints', 'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence',
-           'lift_keypoints', 'lift_page', 'sidecar_path', 'lift_file', 'export_weights', 'lift_main']
+__all__ = ['KEYPOINT_FORMATS', 'FORMAT_CHOICES', 'JSON_KEYS', 'WEIGHT_KEYS', 'Keypoints', 'read_keypoints', 'h36m_keypoints',
+           'model_inputs', 'Lifter', 'load_lifter', 'lift_sequence', 'lift_keypoints', 'lift_page', 'sidecar_path',
+           'lift_file', 'export_weights', 'lift_main']
 
 # %% ../nbs/40_lift.ipynb #48456c45
 KEYPOINT_FORMATS = {'coco': COCO_NAMES, 'h36m': H36M.names, 'halpe': HALPE_NAMES}   # format -> joint names in file order
@@ -177,11 +177,11 @@ class Lifter:
     units: str                      # the output's units (`Trained.units`): 'metres' or 'MotionBERT normalised units'
     source: str = ''                # the checkpoint file
 
-def load_lifter(checkpoint, # a poselift checkpoint or weights file (best.pt, ...) or a MotionBERT .bin
+def load_lifter(checkpoint, # a poselift checkpoint or weights file (best.pt, ...), a MotionBERT .bin, or 'shipped'
                 device=None, # where the model runs; None: CUDA when available, else the CPU
                ) -> Lifter:
     "The model in `checkpoint` (any format `checkpoint.load` reads) with its window length, stride and frame rate; errors name the file."
-    path = Path(checkpoint)
+    path = checkpoint_path(checkpoint)
     t = load(path)                                                 # a missing, unreadable or foreign file is refused here
     cfg, motionbert = t.model.cfg, t.format == 'motionbert'
     if motionbert: n_frames, stride, fps = cfg.maxlen, max(1, cfg.maxlen // 3), None   # weights only: its window is its maxlen
@@ -275,12 +275,12 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
                'coordinates': 'root-relative (pelvis at the origin), camera frame: x right, y down, z away from the camera',
                'joints': list(H36M.names), 'keypoints': str(src), 'format': kp.format, 'image_size': [kp.width, kp.height],
                'confidence': 'from the file' if kp.confidence is not None else 'none in the file: 1 for every joint',
-               'fps': kp.fps, 'checkpoint': str(checkpoint), 'checkpoint_kind': lifter.kind, 'model_fps': lifter.fps,
+               'fps': kp.fps, 'checkpoint': str(checkpoint_path(checkpoint)), 'checkpoint_kind': lifter.kind, 'model_fps': lifter.fps,
                'window': lifter.n_frames, 'stride': lifter.stride, **facts, 'flip': bool(flip), 'precision': used,
                **({'images': kp.frames} if kp.frames is not None else {}), **({'html': str(html_out)} if html_out else {})}
     page = None
     if html_out:
-        page = lift_page(poses, rate or 30.0, f'{src.name} lifted by {Path(checkpoint).name}',
+        page = lift_page(poses, rate or 30.0, f'{src.name} lifted by {checkpoint_path(checkpoint).name}',
                          f'{len(poses)} frames' + ('' if rate else ' (frame rate unknown: played at 30 fps)') + f'; {units}; root-relative, camera frame.')
     atomic_write(out, _npy_bytes(poses))
     atomic_write(sidecar_path(out), json.dumps(summary, indent=1) + '\n')
@@ -288,8 +288,6 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
     return summary
 
 # %% ../nbs/40_lift.ipynb #a4e6a4ec
-WEIGHTS_DIR = Path(__file__).resolve().parent / 'weights' if '__file__' in globals() else Path('../poselift/weights').resolve()   # shipped with the package
-SHIPPED_WEIGHTS = WEIGHTS_DIR / 'dstformer-bandai-cmu.pt'   # the lifter `poselift lift` uses by default
 WEIGHT_KEYS = ('kind', 'config', 'model', 'data', 'run', 'subjects', 'task')   # what a weights-only file keeps of a checkpoint
 
 def export_weights(checkpoint, # a training checkpoint (best.pt, last.pt, ...)
@@ -312,7 +310,7 @@ def lift_main(argv:list|None=None): # command-line arguments after `lift`
     ap.add_argument('keypoints', help='.npy (T, J, 2|3) in pixels, a JSON {"keypoints", "width", "height", ...}, or AlphaPose results JSON')
     shipped = SHIPPED_WEIGHTS.is_file()
     ap.add_argument('--checkpoint', required=not shipped, default=str(SHIPPED_WEIGHTS) if shipped else None,
-                    help="a poselift checkpoint (best.pt), weights file or MotionBERT's .bin" + (f' (default: the shipped {SHIPPED_WEIGHTS.name})' if shipped else ''))
+                    help="a poselift checkpoint (best.pt), weights file, MotionBERT's .bin, or 'shipped'" + (f' (default: the shipped {SHIPPED_WEIGHTS.name})' if shipped else ''))
     ap.add_argument('--out', required=True, help='the poses: (T, 17, 3) float32 .npy; a sidecar OUT.lift.json says their units')
     ap.add_argument('--html', help='also write a standalone page with the animation')
     ap.add_argument('--format', default='auto', choices=FORMAT_CHOICES, help='joint order (auto: 26 joints Halpe-26, 17 COCO-17)')

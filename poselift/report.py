@@ -16,7 +16,7 @@ from .evaluate import predict_windows, merge_windows
 from .train import native_bf16, evaluation_config
 from .run import RunConfig, override_sections, train_run, train_command
 from .files import content_hash, code_hash, read_completion, write_completion, write_metrics, environment, cpu_name, atomic_write
-from .checkpoint import read_checkpoint
+from .checkpoint import read_checkpoint, checkpoint_path
 
 # %% auto #0
 __all__ = ['SYNTHETIC_LABEL', 'STARTED_FILE', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
@@ -143,7 +143,7 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
     recipe, run = resolve_run(config, overrides)
     out, init = Path(out), run.model['init_from']
     training = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'recipe': content_hash(recipe) if recipe else None,
-                                      'data': source_hash(run.data['source']), 'init_from': content_hash(init) if init else None}))
+                                      'data': source_hash(run.data['source']), 'init_from': content_hash(checkpoint_path(init)) if init else None}))
     scoring = None if scored is None else {'checkpoint': checkpoint, 'flip': bool(flip),
                                            'data': source_hash(scored) if isinstance(scored, (str, Path)) else data_hash(scored)}
     done = (read_completion(out) or {}) if reuse else {}

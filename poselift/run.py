@@ -64,7 +64,7 @@ DATA_KEYS = {  # [data] keys that are not DataConfig fields
 MODEL_KEYS = {  # [model] keys that are not fields of the model's config
     'kind': 'dstformer',        # 'dstformer' (ModelConfig fields) or 'mlp' (the per-frame baseline: MLPConfig fields)
     'preset': 'seed',           # dstformer: the `poselift.model.PRESETS` entry the fields change
-    'init_from': '',            # start from this checkpoint (poselift's or MotionBERT's) and fine-tune; no other fields then
+    'init_from': '',            # start from this checkpoint (poselift's or MotionBERT's; 'shipped': the package's) and fine-tune; no other fields then
     'finetune': 'full',         # with init_from: 'full', 'partial' (head + LayerNorms) or 'head' (backbone frozen)
     'head_hidden': None,        # DSTFormer head's hidden width (0: one Linear); with init_from: a new head of this width, None keeps a 3D head
 }
