@@ -20,7 +20,7 @@ __all__ = ['SHORT_POLICIES', 'MASK_VALUES', 'CAMERA_MODES', 'MOTION_FILE_VERSION
            'window_starts', 'resample_motion', 'draw_masks', 'apply_masks', 'collate_windows', 'DataConfig',
            'PoseWindows', 'corpus_probabilities', 'WindowBatches', 'window_loader', 'data_config_to_dict',
            'data_config_from_dict', 'save_motions', 'load_motion_file', 'shipped_motions_path', 'source_hash',
-           'load_motions']
+           'data_hash', 'load_motions']
 
 # %% ../nbs/04_data.ipynb #4a44af6d
 SHORT_POLICIES = ('pad', 'drop', 'error')
@@ -494,6 +494,14 @@ def source_hash(source) -> str: # a run's `[data] source`: 'synthetic', a corpus
     s = str(source)
     if s == 'synthetic': return 'synthetic'
     return content_hash(corpus_dir(s) if s in CORPORA else shipped_motions_path(s) if s in SHIPPED_MOTIONS else Path(s))
+
+def data_hash(motions:list) -> str: # `Motion`s
+    "A short SHA-256 of the motions' positions, frame rates, subjects and actions: equal hashes, equal data."
+    h = hashlib.sha256()
+    for m in motions:
+        h.update(np.ascontiguousarray(m.positions, dtype=np.float32).tobytes())
+        h.update(f'{m.fps}|{m.subject}|{m.action}|{len(m.positions)}'.encode())
+    return h.hexdigest()[:12]
 
 # %% ../nbs/04_data.ipynb #f120cd55
 MOTION_FORMATS = ('auto', 'synthetic', 'bvh', 'motions', 'amass', 'h36m')

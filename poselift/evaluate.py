@@ -11,11 +11,11 @@ import pandas as pd
 import torch
 from .skeleton import H36M, flip_poses
 from .losses import check_pair, joint_errors, n_errors, p_errors, velocity_errors
-from .data import DataConfig, PoseWindows, data_config_to_dict, load_motions
+from .data import DataConfig, PoseWindows, data_config_to_dict, load_motions, source_hash, data_hash
 from .checkpoint import load, checkpoint_path
 from .train import evaluation_config, resolve_precision, autocast_context
 from . import camera
-from .files import atomic_write
+from .files import atomic_write, content_hash, code_hash
 
 # %% auto #0
 __all__ = ['PCK_THRESHOLD_MM', 'AUC_THRESHOLDS_MM', 'METRICS', 'LABELS', 'SUMMARY_KEYS', 'merge_windows', 'evaluate_poses',
@@ -243,14 +243,24 @@ def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1')
                         device=None, # where the model runs; None: 'cuda' when available, else 'cpu'
                         subjects=None, # score only these subjects of `data` (e.g. ['bn-test']); None: every motion
                         precision:str='fp32', # 'fp32', 'bf16', 'fp16' or 'auto' (`train.PRECISIONS`)
+                        reuse:bool=False, # return `out` as it is when it scored the same checkpoint bytes, data and settings with the same code
                        ) -> dict:
     "Score a checkpoint on every frame of `data` through the evaluation cameras; write `out` when given; return the summary."
     path = checkpoint_path(checkpoint)
+    given = list(data) if isinstance(data, (list, tuple)) else None
+    inputs = json.loads(json.dumps({'checkpoint': content_hash(path) if path.is_file() else None, 'data': data_hash(given) if given is not None else source_hash(data),
+                                    'subjects': None if subjects is None else sorted(map(str, subjects)), 'flip': bool(flip),
+                                    'noise': dataclasses.asdict(noise) if dataclasses.is_dataclass(noise) else bool(noise),
+                                    'precision': precision, 'batch_size': batch_size, 'code': code_hash()}))   # what the numbers depend on
+    if reuse and out is not None and Path(out).is_file() and inputs['checkpoint']:
+        try: kept = json.loads(Path(out).read_text())
+        except ValueError: kept = {}                                  # unreadable: scored anew, and replaced
+        if kept.get('inputs') == inputs: return kept
     trained = load(path, device or ('cuda' if torch.cuda.is_available() else 'cpu'))   # any model kind, strictly; errors name the file
     data_cfg = trained.data_settings()                               # the window length, frame rate and projection it was trained with
     trained.check_window(data_cfg.n_frames)
     used = resolve_precision(precision, next(trained.model.parameters()).device)
-    motions = list(data) if isinstance(data, (list, tuple)) else load_motions(data, split='test')   # Human3.6M: its test part, S9 S11
+    motions = given if given is not None else load_motions(data, split='test')   # Human3.6M: its test part, S9 S11
     if subjects is not None:
         present, subjects = {m.subject for m in motions}, [str(s) for s in subjects]
         if set(subjects) - present: raise ValueError(f'{data}: no motions of subjects {sorted(set(subjects) - present)}; its subjects: {sorted(present)}')
@@ -264,7 +274,7 @@ def evaluate_checkpoint(checkpoint, # a poselift checkpoint ('poselift-train/1')
                'subjects': sorted({m.subject for m in motions}), 'seen_subjects': seen,
                'scored_joints': list(H36M.names), 'derived_joints': derived_joints(motions),
                'data_settings': data_config_to_dict(evaluation_config(data_cfg, noise)),
-               **metrics_summary(frames, tables)}
+               **metrics_summary(frames, tables), 'inputs': inputs}
     summary = json.loads(json.dumps(summary, allow_nan=False))      # exactly what the file holds (tuples become lists)
     if out is not None: atomic_write(out, json.dumps(summary, indent=1, allow_nan=False) + '\n')
     return summary

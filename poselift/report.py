@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 from .skeleton import H36M
-from .data import PoseWindows, DataConfig, source_hash
+from .data import PoseWindows, DataConfig, source_hash, data_hash
 from .evaluate import predict_windows, merge_windows
 from .train import native_bf16, evaluation_config
 from .run import RunConfig, override_sections, train_run, train_command
@@ -19,18 +19,9 @@ from .files import content_hash, code_hash, read_completion, write_completion, w
 from .checkpoint import read_checkpoint, checkpoint_path
 
 # %% auto #0
-__all__ = ['SYNTHETIC_LABEL', 'STARTED_FILE', 'RACE_CAP', 'data_hash', 'Report', 'header_html', 'resolve_run', 'train_and_score',
+__all__ = ['SYNTHETIC_LABEL', 'STARTED_FILE', 'RACE_CAP', 'Report', 'header_html', 'resolve_run', 'train_and_score',
            'experiment_data', 'race_budget', 'race_settings', 'replay_settings', 'replay_folder', 'predict_clip',
            'attention_maps', 'throughput']
-
-# %% ../nbs/38_report.ipynb #5a68965a
-def data_hash(motions:list) -> str: # `Motion`s
-    "A short SHA-256 of the motions' positions, frame rates, subjects and actions: equal hashes, equal data."
-    h = hashlib.sha256()
-    for m in motions:
-        h.update(np.ascontiguousarray(m.positions, dtype=np.float32).tobytes())
-        h.update(f'{m.fps}|{m.subject}|{m.action}|{len(m.positions)}'.encode())
-    return h.hexdigest()[:12]
 
 # %% ../nbs/38_report.ipynb #fba76eb2
 SYNTHETIC_LABEL = 'SYNTHETIC motion (poselift.synthetic), not real people'
@@ -134,7 +125,7 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
                     scored=None, # `Motion`s or a data path (`load_motions`) scored on every frame (the validation subjects); None: no scoring
                     overrides:dict|None=None, # {'section.key': value} set on `config`, e.g. {'train.max_steps': 100, 'model.depth': 4}
                     checkpoint:str='best.pt', # which checkpoint is scored
-                    reuse:bool=False, # keep a run whose completion record matches (and its scores, when their part matches too)
+                    reuse:bool=False, # keep a run whose completion record matches, and its scores when their `inputs` match (`evaluate_checkpoint`)
                     flip:bool=False, # test-time flip averaging in the scoring (`poselift evaluate --flip`)
                    ) -> dict: # {'summary', 'curves', 'seconds', 'commands', 'learner' (None when reused)}
     "Train `config` with `overrides` into `out`, then score `out/checkpoint` on every frame of `scored`; write the completion record last."
@@ -144,28 +135,25 @@ def train_and_score(config, # a `RunConfig`, a recipe file (TOML or JSON), or it
     out, init = Path(out), run.model['init_from']
     training = json.loads(json.dumps({'code': code_hash(), 'run': run.to_dict(), 'recipe': content_hash(recipe) if recipe else None,
                                       'data': source_hash(run.data['source']), 'init_from': content_hash(checkpoint_path(init)) if init else None}))
-    scoring = None if scored is None else {'checkpoint': checkpoint, 'flip': bool(flip),
-                                           'data': source_hash(scored) if isinstance(scored, (str, Path)) else data_hash(scored)}
     done = (read_completion(out) or {}) if reuse else {}
     learner, kept = None, out / 'evaluation.json'
     if done.get('training') != training:
         started, begun = out / STARTED_FILE, {**training, 'threads': torch.get_num_threads(), 'torch': torch.__version__}   # bits depend on both
         if reuse and (out / 'last.pt').exists() and started.exists() and json.loads(started.read_text()) == json.loads(json.dumps(begun)):
-            done = {}                                                   # the same run, stopped half-way
-            if read_checkpoint(out / 'last.pt').get('stopped_by') is None:   # not ended (a budget, patience): on from last.pt, bit for bit
+            if read_checkpoint(out / 'last.pt').get('stopped_by') is None:   # the same run stopped half-way, not ended: on from last.pt, bit for bit
                 learner = train_run(run, out, resume=True)
         else:
             if out.exists(): shutil.rmtree(out)                         # the run's own folder, made anew
             out.mkdir(parents=True); atomic_write(started, json.dumps(begun, indent=1, sort_keys=True))
-            learner, done = train_run(run, out), {}
+            learner = train_run(run, out)
     curves = pd.read_csv(out / 'metrics.csv')
     commands = [train_command(recipe, out, overrides)] if recipe else []
     summary = None
     if scored is not None:
-        summary = json.loads(kept.read_text()) if done.get('scoring') == scoring and kept.exists() else evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip)
+        summary = evaluate_checkpoint(out / checkpoint, scored, kept, flip=flip, reuse=reuse)   # kept when its inputs match
         where = scored if isinstance(scored, (str, Path)) else f'<the {len(scored)} scored clips>'
         commands.append(f'poselift evaluate --checkpoint {out / checkpoint} --data {where} --out {kept}' + (' --flip' if flip else ''))
-    write_completion(out, {'training': training, 'scoring': scoring})
+    write_completion(out, {'training': training})
     return dict(summary=summary, curves=curves, seconds=float(curves['seconds'].iloc[-1]), commands=commands, learner=learner)
 
 # %% ../nbs/38_report.ipynb #cd6b8009
