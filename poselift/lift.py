@@ -275,12 +275,12 @@ def lift_file(keypoints, # the 2D keypoint file (see `read_keypoints`)
                'coordinates': 'root-relative (pelvis at the origin), camera frame: x right, y down, z away from the camera',
                'joints': list(H36M.names), 'keypoints': str(src), 'format': kp.format, 'image_size': [kp.width, kp.height],
                'confidence': 'from the file' if kp.confidence is not None else 'none in the file: 1 for every joint',
-               'fps': kp.fps, 'checkpoint': str(checkpoint_path(checkpoint)), 'checkpoint_kind': lifter.kind, 'model_fps': lifter.fps,
+               'fps': kp.fps, 'checkpoint': lifter.source, 'checkpoint_kind': lifter.kind, 'model_fps': lifter.fps,
                'window': lifter.n_frames, 'stride': lifter.stride, **facts, 'flip': bool(flip), 'precision': used,
                **({'images': kp.frames} if kp.frames is not None else {}), **({'html': str(html_out)} if html_out else {})}
     page = None
     if html_out:
-        page = lift_page(poses, rate or 30.0, f'{src.name} lifted by {checkpoint_path(checkpoint).name}',
+        page = lift_page(poses, rate or 30.0, f'{src.name} lifted by {Path(lifter.source).name}',
                          f'{len(poses)} frames' + ('' if rate else ' (frame rate unknown: played at 30 fps)') + f'; {units}; root-relative, camera frame.')
     atomic_write(out, _npy_bytes(poses))
     atomic_write(sidecar_path(out), json.dumps(summary, indent=1) + '\n')
