@@ -12,6 +12,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 THREADS = 1  # CPU threads per notebook process (cores / workers)
+# The notebooks that train for minutes, longest first: started before the short ones so that the workers end together
+# (in name order the longest started last and the run took its length past the others). Paths relative to nbs/.
+LONGEST = ('experiments/transfer.ipynb', 'experiments/pretrain_vs_scratch.ipynb', '38_report.ipynb', '95_cli.ipynb',
+           'experiments/compare.ipynb')
+
+def longest_first(nbs):
+    "`nbs` with those named in `LONGEST` first, in its order; the rest keep theirs."
+    rank = {(ROOT / 'nbs' / p).resolve(): i for i, p in enumerate(LONGEST)}
+    return sorted(nbs, key=lambda nb: rank.get(Path(nb).resolve(), len(rank)))   # stable: name order among the rest
 
 def find_notebooks(paths):
     "Notebooks under `paths` (files or folders), in name order, skipping `_`/`.`-prefixed names and checkpoints."
@@ -60,7 +69,7 @@ def main():
     a = ap.parse_args()
     global THREADS
     THREADS = max(1, (os.cpu_count() or 1) // max(1, a.workers))
-    nbs = find_notebooks(a.paths)
+    nbs = longest_first(find_notebooks(a.paths))
     print(f"skipping cells flagged: {', '.join(a.skip_flags) or 'none'}", flush=True)
     if not nbs: sys.exit('no notebooks found under ' + ' '.join(a.paths))
     passed, failed, skipped, t0 = 0, [], [], time.time()
